@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import slugid from 'slugid';
+import { UserError } from './fail.ts';
+
+/**
+ * The files `taskyard up` keeps in its data directory beside PostgreSQL's: a lock (one `up` per
+ * directory), the key that encrypts access tokens, and the root credentials. Secrets are 0600.
+ */
+export class DataDir {
+  readonly path: string;
+
+  constructor(dir: string) {
+    this.path = resolve(dir);
+    // 0711: when run as root, PostgreSQL runs as another user that must pass through to postgres/.
+    mkdirSync(this.path, { recursive: true, mode: 0o711 });
+  }
+
+  get postgresDir(): string {
+    return join(this.path, 'postgres');
+  }
+
+  /** Takes the directory for this process; fails clearly if a live `up` holds it. */
+  lock(): () => void {
+    const file = join(this.path, 'taskyard.pid');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(file, 'wx', 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        return () => {
+          try {
+            unlinkSync(file);
+          } catch {
+            // already gone
+          }
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = Number(readFileSync(file, 'utf8').trim());
+        if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+          throw new UserError(
+            `Taskyard is already running on ${this.path} (pid ${pid}); stop it first, or use another --data-dir`,
+          );
+        }
+        unlinkSync(file); // left by a process that died
+      }
+    }
+    throw new UserError(`could not lock ${this.path}`);
+  }
+
+  private readJson<T>(name: string): T | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.path, name), 'utf8')) as T;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new UserError(
+        `${join(this.path, name)} is unreadable (${(err as Error).message}); fix or remove it`,
+      );
+    }
+  }
+
+  private writeSecret(name: string, value: unknown): void {
+    writeFileSync(join(this.path, name), `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  }
+
+  /** The access token encryption key, made on first start. */
+  accessTokenKey(): string {
+    const existing = this.readJson<{ accessTokenKey?: string }>('secrets.json');
+    if (existing?.accessTokenKey) return existing.accessTokenKey;
+    const key = randomBytes(32).toString('base64');
+    this.writeSecret('secrets.json', { accessTokenKey: key });
+    return key;
+  }
+
+  /** The root client's credentials, made on first start and kept. */
+  rootCredentials(): { clientId: string; accessToken: string } {
+    const existing = this.readJson<{ clientId?: string; accessToken?: string }>('credentials.json');
+    return {
+      clientId: existing?.clientId ?? 'static/taskcluster/root',
+      accessToken: existing?.accessToken ?? slugid.v4() + slugid.v4(),
+    };
+  }
+
+  /** Writes credentials.json, the file clients and the CLI read; returns its path. */
+  writeCredentials(rootUrl: string, creds: { clientId: string; accessToken: string }): string {
+    this.writeSecret('credentials.json', {
+      rootUrl,
+      clientId: creds.clientId,
+      accessToken: creds.accessToken,
+    });
+    return join(this.path, 'credentials.json');
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,46 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError } from '../platform/config.ts';
+import { version } from '../platform/version.ts';
+import { migrateCommand } from './migrate.ts';
+import { serveCommand } from './serve.ts';
+import { upCommand } from './up.ts';
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535)
+    throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return n;
+}
+
+const program = new Command('taskyard')
+  .description('Taskyard: a task execution platform that speaks Taskcluster v1')
+  .version(version().version);
+
+program
+  .command('up')
+  .description('run every service, with an embedded PostgreSQL, in this one process')
+  .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
+  .option('-d, --data-dir <dir>', 'where all state lives', './.taskyard')
+  .action(upCommand);
+
+program
+  .command('serve')
+  .description('run services against an external PostgreSQL (and RabbitMQ): the at-scale mode')
+  .option('-s, --services <list>', 'comma-separated services, or "all"', 'all')
+  .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
+  .option('--amqp-url <url>', 'RabbitMQ URL (default: $AMQP_URL)')
+  .option('-p, --port <port>', 'port to listen on (default: $TASKYARD_PORT or 8080)', parsePort)
+  .action(serveCommand);
+
+program
+  .command('migrate')
+  .description('apply pending database migrations')
+  .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
+  .action(migrateCommand);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const expected = err instanceof ConfigError || (err as { userFacing?: boolean })?.userFacing;
+  console.error(`taskyard: ${(err as Error)?.message ?? String(err)}`);
+  if (!expected && process.env.TASKYARD_DEBUG) console.error(err);
+  process.exit(1);
+});

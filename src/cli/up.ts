@@ -1,0 +1,60 @@
+import { loadConfig } from '../platform/config.ts';
+import { Database, migrate, startEmbeddedPostgres } from '../platform/db/index.ts';
+import { InProcessBus } from '../platform/events/index.ts';
+import { createLogger } from '../platform/log.ts';
+import { createTaskyard, SERVICE_NAMES } from '../server.ts';
+import { DataDir } from './data-dir.ts';
+import { runUntilSignal } from './run-until-signal.ts';
+
+/** `taskyard up`: every service in one process, state in an embedded PostgreSQL under the data dir. */
+export async function upCommand(opts: { port: number; dataDir: string }): Promise<void> {
+  const dir = new DataDir(opts.dataDir);
+  const unlock = dir.lock();
+  const say = (line: string) => console.log(line);
+  const cleanups: Array<() => Promise<void> | void> = [unlock];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  };
+  try {
+    const root = dir.rootCredentials();
+    const base = loadConfig(process.env, {
+      port: opts.port,
+      // Request lines are for operators of `serve`; on a laptop they drown the useful output.
+      logLevel: process.env.LOG_LEVEL ? undefined : 'warn',
+    });
+    const config = {
+      ...base,
+      accessTokenKey: base.accessTokenKey ?? dir.accessTokenKey(),
+      staticClients: [
+        {
+          clientId: root.clientId,
+          accessToken: root.accessToken,
+          description: 'Root client of taskyard up',
+          scopes: ['*'],
+        },
+        ...base.staticClients.filter((c) => c.clientId !== root.clientId),
+      ],
+    };
+    const logger = createLogger(config.logLevel, { proc: 'up' });
+    const pg = await startEmbeddedPostgres({
+      dataDir: dir.postgresDir,
+      log: (line) => logger.debug({ postgres: line }),
+    });
+    cleanups.push(() => pg.stop());
+    const database = new Database({ url: pg.url, max: config.databasePoolSize, logger });
+    cleanups.push(() => database.close());
+    await migrate(database);
+    const bus = new InProcessBus({ logger });
+    cleanups.push(() => bus.close());
+    const taskyard = await createTaskyard({ config, services: [...SERVICE_NAMES], database, bus, logger });
+    cleanups.push(() => taskyard.stop());
+    const rootUrl = await taskyard.listen();
+    const file = dir.writeCredentials(rootUrl, root);
+    say(`Root credentials (clientId ${root.clientId}) are in ${file}`);
+    say(`Taskyard is up at ${rootUrl}`);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  runUntilSignal(cleanup, say);
+}

@@ -1,0 +1,27 @@
+import { ApiError } from '../errors.ts';
+
+/** Opaque continuation tokens: base64url JSON of where the next page starts. */
+export function encodeContinuation(position: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+export function decodeContinuation<T extends Record<string, unknown>>(
+  token: string | undefined,
+  check: (v: Record<string, unknown>) => v is T,
+): T | undefined {
+  if (token === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (parsed && typeof parsed === 'object' && check(parsed)) return parsed;
+  } catch {
+    // fall through to the error below
+  }
+  throw new ApiError(
+    'InputError',
+    'continuationToken is not valid: pass back the token a previous page returned',
+  );
+}
+
+/** Page size: `limit` capped at `max`, `max` when absent. */
+export const pageSize = (limit: number | undefined, max = 1000): number =>
+  limit === undefined || limit === 0 ? max : Math.min(limit, max);

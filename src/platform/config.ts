@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import YAML from 'yaml';
+
+/**
+ * Taskyard's settings. Each comes from (highest first) the environment, the config file named by
+ * TASKYARD_CONFIG (YAML or JSON, camelCase keys as below), then the default. Secrets (access
+ * tokens, the token encryption key) come only from the environment or that file.
+ */
+export const StaticClient = Type.Object(
+  {
+    clientId: Type.String({ minLength: 1 }),
+    accessToken: Type.String({ minLength: 22 }),
+    description: Type.Optional(Type.String()),
+    scopes: Type.Array(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type StaticClient = Static<typeof StaticClient>;
+
+const ConfigSchema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    host: Type.String(),
+    rootUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+    databasePoolSize: Type.Integer({ minimum: 1, maximum: 1000 }),
+    amqpUrl: Type.Optional(Type.String({ pattern: '^amqps?://' })),
+    trustProxy: Type.Boolean(),
+    staticClients: Type.Array(StaticClient),
+    accessTokenKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    ),
+    maxRequestBytes: Type.Integer({ minimum: 1024 }),
+    authUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+  },
+  { additionalProperties: false },
+);
+export type Config = Static<typeof ConfigSchema>;
+
+export const configDefaults: Config = {
+  port: 8080,
+  host: '127.0.0.1',
+  databasePoolSize: 20,
+  trustProxy: false,
+  staticClients: [],
+  logLevel: 'info',
+  maxRequestBytes: 10 * 1024 * 1024,
+};
+
+/** Environment variable for each setting; the value is parsed by the setting's type. */
+const envNames: Record<keyof Config, string[]> = {
+  port: ['TASKYARD_PORT', 'PORT'],
+  host: ['TASKYARD_HOST'],
+  rootUrl: ['TASKYARD_ROOT_URL'],
+  databaseUrl: ['DATABASE_URL'],
+  databasePoolSize: ['TASKYARD_DATABASE_POOL_SIZE'],
+  amqpUrl: ['AMQP_URL'],
+  trustProxy: ['TASKYARD_TRUST_PROXY'],
+  staticClients: ['TASKYARD_STATIC_CLIENTS'],
+  accessTokenKey: ['TASKYARD_ACCESS_TOKEN_KEY'],
+  logLevel: ['LOG_LEVEL', 'TASKYARD_LOG_LEVEL'],
+  maxRequestBytes: ['TASKYARD_MAX_REQUEST_BYTES'],
+  authUrl: ['TASKYARD_AUTH_URL'],
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseEnvValue(key: keyof Config, envName: string, raw: string): unknown {
+  const fail = (what: string) => new ConfigError(`${envName}=${JSON.stringify(raw)} is not ${what}`);
+  switch (key) {
+    case 'port':
+    case 'databasePoolSize':
+    case 'maxRequestBytes': {
+      if (!/^\d+$/.test(raw)) throw fail('a whole number');
+      return Number(raw);
+    }
+    case 'trustProxy':
+      if (!['true', 'false', '1', '0'].includes(raw)) throw fail('true or false');
+      return raw === 'true' || raw === '1';
+    case 'staticClients':
+      try {
+        return JSON.parse(raw);
+      } catch {
+        throw fail('a JSON array of {clientId, accessToken, scopes}');
+      }
+    default:
+      return raw;
+  }
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid YAML or JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a mapping of settings`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration; `overrides` (from command-line flags) win over everything. Any bad
+ * value throws a ConfigError that names the setting and where it came from.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const merged: Record<string, unknown> = { ...configDefaults };
+  const source: Record<string, string> = {};
+  if (env.TASKYARD_CONFIG) {
+    for (const [k, v] of Object.entries(readConfigFile(env.TASKYARD_CONFIG))) {
+      merged[k] = v;
+      source[k] = `config file ${env.TASKYARD_CONFIG}`;
+    }
+  }
+  for (const key of Object.keys(envNames) as Array<keyof Config>) {
+    for (const name of envNames[key]) {
+      const raw = env[name];
+      if (raw !== undefined && raw !== '') {
+        merged[key] = parseEnvValue(key, name, raw);
+        source[key] = `environment variable ${name}`;
+        break;
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v !== undefined) {
+      merged[k] = v;
+      source[k] = 'command line';
+    }
+  }
+  const first = Value.Errors(ConfigSchema, merged).First();
+  if (first) {
+    const key = first.path.split('/')[1] ?? '';
+    const from = source[key] ? ` (from ${source[key]})` : '';
+    if (key && !(key in envNames)) throw new ConfigError(`unknown setting "${key}"${from}`);
+    throw new ConfigError(`setting "${first.path.slice(1).replace(/\//g, '.')}"${from}: ${first.message}`);
+  }
+  return merged as Config;
+}
+
+/** The public root URL: configured, or derived from where this process listens. */
+export function rootUrlOf(config: Config, listeningPort: number): string {
+  if (config.rootUrl) return config.rootUrl.replace(/\/+$/, '');
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return `http://${host}:${listeningPort}`;
+}

@@ -1,0 +1,112 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApiServer, type PublishedService } from './platform/api/server.ts';
+import type { Authenticator } from './platform/api/types.ts';
+import { type Config, ConfigError, rootUrlOf } from './platform/config.ts';
+import type { Database } from './platform/db/index.ts';
+import {
+  type EventBus,
+  exchangesReference,
+  OutboxRelay,
+  type ServiceExchanges,
+} from './platform/events/index.ts';
+import { type AuthService, createAuthService } from './services/auth/index.ts';
+import { RemoteAuthenticator } from './services/auth/remote-authenticator.ts';
+
+/** Every service this build of Taskyard has. */
+export const SERVICE_NAMES = ['auth'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export interface TaskyardOptions {
+  config: Config;
+  services: readonly ServiceName[];
+  database: Database;
+  bus: EventBus;
+  logger: Logger;
+  now?: () => Date;
+  /** Check every response against its schema (tests). */
+  validateOutput?: boolean;
+  /** Run background loops (expiry and the like) in this process. */
+  backgroundLoops?: boolean;
+}
+
+export interface Taskyard {
+  app: FastifyInstance;
+  auth?: AuthService;
+  relay: OutboxRelay;
+  /** The root URL, known once listening (or from configuration). */
+  rootUrl(): string;
+  listen(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function published(api: PublishedService['api'], exchanges?: ServiceExchanges): PublishedService {
+  if (!exchanges) return { api };
+  const schemaName = (decl: ServiceExchanges['exchanges'][number]) => String(decl.schema.$id);
+  return {
+    api,
+    exchangesReference: () =>
+      exchangesReference(exchanges, { schemaPath: (d) => `v1/${schemaName(d)}.json#` }),
+    exchangeSchemas: new Map(exchanges.exchanges.map((d) => [schemaName(d), d.schema])),
+  };
+}
+
+/** Builds the services of one process, their HTTP server and the outbox relay. */
+export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
+  const { config, logger } = opts;
+  let port = config.port;
+  const rootUrl = () => rootUrlOf(config, port);
+  let auth: AuthService | undefined;
+  let authenticator: Authenticator;
+  if (opts.services.includes('auth')) {
+    if (!config.accessTokenKey) {
+      throw new ConfigError(
+        'setting "accessTokenKey" (TASKYARD_ACCESS_TOKEN_KEY) is required to run the auth service: ' +
+          'base64 of 32 random bytes, e.g. from `openssl rand -base64 32`',
+      );
+    }
+    auth = createAuthService({
+      database: opts.database,
+      logger,
+      accessTokenKey: config.accessTokenKey,
+      staticClients: config.staticClients,
+      trustProxy: config.trustProxy,
+      now: opts.now,
+      backgroundLoops: opts.backgroundLoops,
+    });
+    await auth.start();
+    authenticator = auth.authenticator;
+  } else {
+    authenticator = new RemoteAuthenticator(config.authUrl ?? rootUrl());
+  }
+  const services: PublishedService[] = [];
+  if (auth) services.push(published(auth.api, auth.exchanges));
+  const app = buildApiServer({
+    services,
+    authenticator,
+    logger,
+    rootUrl,
+    trustProxy: config.trustProxy,
+    maxRequestBytes: config.maxRequestBytes,
+    validateOutput: opts.validateOutput,
+  });
+  const relay = new OutboxRelay({ db: opts.database, bus: opts.bus, logger });
+  await relay.start();
+  return {
+    app,
+    auth,
+    relay,
+    rootUrl,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      if (address && typeof address === 'object') port = address.port;
+      return rootUrl();
+    },
+    async stop() {
+      await app.close();
+      await relay.stop();
+      await auth?.stop();
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isValidScope, satisfiesExpression } from '../../platform/scopes/index.ts';
+
+/** Leeway on certificate start and expiry, for clock differences between issuer and server. */
+const CERT_SKEW_MS = 5 * 60 * 1000;
+const MAX_CERT_LIFETIME_MS = 31 * 24 * 60 * 60 * 1000;
+
+export interface Certificate {
+  version: 1;
+  scopes: string[];
+  start: number;
+  expiry: number;
+  seed: string;
+  signature: string;
+  issuer?: string;
+}
+
+export class CredentialError extends Error {
+  override name = 'CredentialError';
+}
+
+/** Checks the shape and dates of `ext.certificate`; throws CredentialError naming the problem. */
+export function checkCertificateShape(cert: unknown, now: number): Certificate {
+  if (typeof cert !== 'object' || cert === null || Array.isArray(cert)) {
+    throw new CredentialError('ext.certificate must be a JSON object');
+  }
+  const c = cert as Record<string, unknown>;
+  if (c.version !== 1) throw new CredentialError('ext.certificate.version must be 1');
+  if (typeof c.seed !== 'string') throw new CredentialError('ext.certificate.seed must be a string');
+  if (c.seed.length !== 44) throw new CredentialError('ext.certificate.seed must be 44 characters');
+  if (typeof c.start !== 'number') throw new CredentialError('ext.certificate.start must be a number');
+  if (typeof c.expiry !== 'number') throw new CredentialError('ext.certificate.expiry must be a number');
+  if (!Array.isArray(c.scopes)) throw new CredentialError('ext.certificate.scopes must be an array');
+  if (!c.scopes.every(isValidScope)) {
+    throw new CredentialError('ext.certificate.scopes must be an array of valid scopes');
+  }
+  if (typeof c.signature !== 'string')
+    throw new CredentialError('ext.certificate.signature must be a string');
+  if (c.issuer !== undefined && typeof c.issuer !== 'string') {
+    throw new CredentialError('ext.certificate.issuer must be a string');
+  }
+  if (c.start > now + CERT_SKEW_MS) throw new CredentialError('ext.certificate.start is in the future');
+  if (c.expiry < now - CERT_SKEW_MS)
+    throw new CredentialError(
+      'ext.certificate.expiry is in the past: the temporary credentials have expired',
+    );
+  if (c.expiry - c.start > MAX_CERT_LIFETIME_MS) {
+    throw new CredentialError('ext.certificate cannot last longer than 31 days');
+  }
+  return c as unknown as Certificate;
+}
+
+/**
+ * The text the issuer signs, exactly as the official clients build it: `version`, then
+ * `clientId` and `issuer` for named credentials, `seed`, `start`, `expiry`, `scopes:` and one
+ * line per scope (the clients put a newline after `scopes:` even when there are none).
+ */
+function signedText(cert: Certificate, credentialName: string): string {
+  const lines = [`version:${cert.version}`];
+  if (cert.issuer !== undefined) lines.push(`clientId:${credentialName}`, `issuer:${cert.issuer}`);
+  lines.push(`seed:${cert.seed}`, `start:${cert.start}`, `expiry:${cert.expiry}`, 'scopes:');
+  return `${lines.join('\n')}\n${cert.scopes.join('\n')}`;
+}
+
+/**
+ * Verifies a certificate against its issuer and returns the temporary access token (the Hawk
+ * key). `issuerScopes` are the issuer's expanded scopes, which must cover the certificate's.
+ */
+export function verifyCertificate(
+  cert: Certificate,
+  credentialName: string,
+  issuerId: string,
+  issuerAccessToken: string,
+  issuerScopes: string[],
+): string {
+  if (
+    cert.issuer !== undefined &&
+    !satisfiesExpression(issuerScopes, `auth:create-client:${credentialName}`)
+  ) {
+    throw new CredentialError(
+      `ext.certificate issuer ${issuerId} lacks auth:create-client:${credentialName}, needed to name temporary credentials ${credentialName}`,
+    );
+  }
+  const missing = cert.scopes.filter((s) => !satisfiesExpression(issuerScopes, s));
+  if (missing.length > 0) {
+    throw new CredentialError(
+      `ext.certificate issuer ${issuerId} does not hold the certificate scopes ${missing.join(', ')}`,
+    );
+  }
+  const expected = createHmac('sha256', issuerAccessToken).update(signedText(cert, credentialName)).digest();
+  const given = Buffer.from(cert.signature, 'base64');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new CredentialError(
+      cert.issuer !== undefined
+        ? 'ext.certificate.signature is not valid, or the clientId does not match the certificate'
+        : 'ext.certificate.signature is not valid',
+    );
+  }
+  return createHmac('sha256', issuerAccessToken)
+    .update(cert.seed)
+    .digest('base64')
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=/g, '');
+}
