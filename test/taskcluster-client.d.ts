@@ -4,3 +4,9 @@ declare module 'taskcluster-client' {
   const taskcluster: any;
   export default taskcluster;
 }
+
+declare module 'taskcluster-client/src/apis.js' {
+  // biome-ignore lint/suspicious/noExplicitAny: generated reference documents
+  const apis: Record<string, { reference: any }>;
+  export default apis;
+}

@@ -149,7 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const key = first.path.split('/')[1] ?? '';
     const from = source[key] ? ` (from ${source[key]})` : '';
     if (key && !(key in envNames)) throw new ConfigError(`unknown setting "${key}"${from}`);
-    throw new ConfigError(`setting "${first.path.slice(1).replace(/\//g, '.')}"${from}: ${first.message}`);
+    const message = first.message.startsWith('Expected required property') ? 'is required' : first.message;
+    throw new ConfigError(`setting "${first.path.slice(1).replace(/\//g, '.')}"${from}: ${message}`);
   }
   return merged as Config;
 }

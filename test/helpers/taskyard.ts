@@ -1,7 +1,7 @@
 import pino from 'pino';
 import slugid from 'slugid';
 import { type Config, configDefaults } from '../../src/platform/config.ts';
-import { InProcessBus } from '../../src/platform/events/index.ts';
+import { type EventBus, InProcessBus } from '../../src/platform/events/index.ts';
 import { createTaskyard, type ServiceName, type Taskyard } from '../../src/server.ts';
 import { TokenCipher } from '../../src/services/auth/token-crypto.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -12,7 +12,8 @@ export interface TestTaskyard {
   /** Credentials of the static root client (scope `*`). */
   root: { clientId: string; accessToken: string };
   testDb: TestDatabase;
-  bus: InProcessBus;
+  config: Config;
+  bus: EventBus;
   /** Moves the injected clock. */
   clock: { now: Date; advance(ms: number): void };
   stop(): Promise<void>;
@@ -20,11 +21,14 @@ export interface TestTaskyard {
 
 /** A Taskyard on its own database, listening on a free loopback port, with a settable clock. */
 export async function startTestTaskyard(
-  opts: { services?: ServiceName[]; config?: Partial<Config>; realClock?: boolean } = {},
+  opts: { services?: ServiceName[]; config?: Partial<Config>; realClock?: boolean; bus?: EventBus; database?: TestDatabase } = {},
 ): Promise<TestTaskyard> {
-  const testDb = await createTestDatabase();
-  const bus = new InProcessBus();
-  const root = { clientId: 'static/taskcluster/root', accessToken: slugid.v4() + slugid.v4() };
+  const testDb = opts.database ?? (await createTestDatabase());
+  const bus = opts.bus ?? new InProcessBus();
+  const root = opts.config?.staticClients?.[0] ?? {
+    clientId: 'static/taskcluster/root',
+    accessToken: slugid.v4() + slugid.v4(),
+  };
   const clock = {
     offsetMs: 0,
     get now() {
@@ -58,12 +62,13 @@ export async function startTestTaskyard(
     rootUrl,
     root,
     testDb,
+    config,
     bus,
     clock,
     async stop() {
       await taskyard.stop();
-      await bus.close();
-      await testDb.drop();
+      if (!opts.bus) await bus.close();
+      if (!opts.database) await testDb.drop();
     },
   };
 }

@@ -1,4 +1,5 @@
 // biome-ignore-all lint/suspicious/noThenProperty: `then` is a branch of an {if, then, else} scope template
+import { Type } from '@sinclair/typebox';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
 import { ApiError } from '../../platform/errors.ts';
 
@@ -26,6 +27,7 @@ const backends: Array<{
       else: 'auth:aws-s3:read-write:<bucket>/<prefix>',
     } as never,
     backend: 'AWS',
+    query: ['format'],
   },
   {
     name: 'azureAccounts',
@@ -40,6 +42,7 @@ const backends: Array<{
     scopes: 'auth:azure-table:list-tables:<account>',
     backend: 'Azure',
     stability: 'deprecated',
+    query: ['continuationToken'],
   },
   {
     name: 'azureTableSAS',
@@ -54,6 +57,7 @@ const backends: Array<{
     scopes: 'auth:azure-container:list-containers:<account>',
     backend: 'Azure',
     stability: 'deprecated',
+    query: ['continuationToken'],
   },
   {
     name: 'azureContainerSAS',
@@ -92,6 +96,10 @@ export function cloudEndpoints(): EndpointDeclaration[] {
       method: b.method ?? 'get',
       route: b.route,
       scopes: b.scopes,
+      ...(b.query
+        ? { query: Type.Object(Object.fromEntries(b.query.map((q) => [q, Type.Optional(Type.String())]))) }
+        : {}),
+      ...(b.method === 'post' ? { input: Type.Unknown({ $id: `${b.name}-request` }) } : {}),
       title: `${b.name} (no ${b.backend} backend)`,
       description: `Credentials from ${b.backend}. This deployment has no ${b.backend} backend configured, so it answers 404.`,
       stability: b.stability ?? 'stable',

@@ -1,0 +1,73 @@
+import apis from 'taskcluster-client/src/apis.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestTaskyard, type TestTaskyard } from '../../helpers/taskyard.ts';
+
+let ty: TestTaskyard;
+beforeAll(async () => {
+  ty = await startTestTaskyard();
+});
+afterAll(async () => ty?.stop());
+
+const get = async (path: string) => {
+  const res = await fetch(`${ty.rootUrl}${path}`);
+  // biome-ignore lint/suspicious/noExplicitAny: response documents are checked field by field
+  return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+};
+
+describe('references and standard endpoints', () => {
+  it('serves an api-reference-v0 document with every endpoint the official client knows', async () => {
+    const { body: ref } = await get('/references/auth/v1/api.json');
+    expect(ref).toMatchObject({ apiVersion: 'v1', serviceName: 'auth', $schema: '/schemas/common/api-reference-v0.json#' });
+    const ours = new Map(ref.entries.map((e: { name: string }) => [e.name, e]));
+    const names = apis.Auth.reference.entries.filter((e: { type: string }) => e.type === 'function');
+    expect(names.length).toBeGreaterThan(30);
+    for (const e of names as Array<{ name: string; method: string; route: string; args: string[]; query: string[] }>) {
+      const mine = ours.get(e.name) as typeof e | undefined;
+      expect(mine, e.name).toBeDefined();
+      expect([mine!.method, mine!.route, mine!.args, [...mine!.query].sort()], e.name).toEqual([
+        e.method,
+        e.route,
+        e.args,
+        [...e.query].sort(),
+      ]);
+    }
+    const create = ours.get('createClient') as { scopes: unknown; input: string; output: string };
+    expect(create.scopes).toEqual({ AllOf: ['auth:create-client:<clientId>', { for: 'scope', in: 'scopes', each: '<scope>' }] });
+    expect(create.input).toBe('v1/create-client-request.json#');
+    const schema = await get('/schemas/auth/v1/create-client-request.json');
+    expect(schema.body.required).toEqual(expect.arrayContaining(['expires', 'description']));
+  });
+
+  it('declares the same exchanges as the official client', async () => {
+    const { body: ref } = await get('/references/auth/v1/exchanges.json');
+    const upstream = apis.AuthEvents.reference;
+    expect(ref.exchangePrefix).toBe(upstream.exchangePrefix);
+    const pick = (e: { exchange: string; name: string; routingKey: Array<{ name: string }> }) => [
+      e.exchange,
+      e.name,
+      e.routingKey.map((k) => k.name),
+    ];
+    expect(ref.entries.map(pick)).toEqual(upstream.entries.map(pick));
+  });
+
+  it('lists its references in the manifest and serves OpenAPI', async () => {
+    const { body: manifest } = await get('/references/manifest.json');
+    expect(manifest.references).toEqual(expect.arrayContaining(['/references/auth/v1/api.json', '/references/auth/v1/exchanges.json']));
+    const { body: openapi } = await get('/references/auth/v1/openapi.json');
+    expect(openapi.openapi).toBe('3.1.0');
+    expect(openapi.paths['/clients/{clientId}'].put.operationId).toBe('createClient');
+  });
+
+  it('answers ping, heartbeats and version without credentials', async () => {
+    expect((await get('/api/auth/v1/ping')).body).toMatchObject({ alive: true });
+    expect((await get('/api/auth/v1/__heartbeat__')).status).toBe(200);
+    expect((await get('/api/auth/v1/__lbheartbeat__')).status).toBe(200);
+    expect((await get('/api/auth/v1/__version__')).body).toMatchObject({ version: expect.any(String) });
+  });
+
+  it('exposes Prometheus metrics with request counts', async () => {
+    await get('/api/auth/v1/ping');
+    const text = await (await fetch(`${ty.rootUrl}/metrics`)).text();
+    expect(text).toMatch(/taskyard_api_request_duration_seconds_count\{service="auth",endpoint="ping",status="200"\} \d+/);
+  });
+});
