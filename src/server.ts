@@ -89,6 +89,9 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
     trustProxy: config.trustProxy,
     maxRequestBytes: config.maxRequestBytes,
     validateOutput: opts.validateOutput,
+    healthCheck: async () => {
+      await opts.database.query('select 1');
+    },
   });
   const relay = new OutboxRelay({ db: opts.database, bus: opts.bus, logger });
   await relay.start();

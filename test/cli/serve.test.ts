@@ -56,11 +56,19 @@ describe('taskyard serve and migrate', () => {
     expect(await badService.exited).toBe(1);
     expect(badService.output()).toContain('unknown service(s) "nope"');
 
-    const badClients = runCli(['serve', '--services', 'auth'], { ...env(), TASKYARD_STATIC_CLIENTS: '[{"clientId": 1}]' });
+    const badClients = runCli(['serve', '--services', 'auth'], {
+      ...env(),
+      TASKYARD_STATIC_CLIENTS: '[{"clientId": 1}]',
+    });
     expect(await badClients.exited).toBe(1);
-    expect(badClients.output()).toMatch(/setting "staticClients\.0\.\w+" \(from environment variable TASKYARD_STATIC_CLIENTS\)/);
+    expect(badClients.output()).toMatch(
+      /setting "staticClients\.0\.\w+" \(from environment variable TASKYARD_STATIC_CLIENTS\)/,
+    );
 
-    const noKey = runCli(['serve', '--services', 'auth', '--port', '0'], { ...env(), TASKYARD_ACCESS_TOKEN_KEY: '' });
+    const noKey = runCli(['serve', '--services', 'auth', '--port', '0'], {
+      ...env(),
+      TASKYARD_ACCESS_TOKEN_KEY: '',
+    });
     expect(await noKey.exited).toBe(1);
     expect(noKey.output()).toContain('accessTokenKey');
   }, 120_000);

@@ -26,7 +26,10 @@ describe('taskyard up', () => {
     const creds = JSON.parse(readFileSync(credsFile, 'utf8'));
     expect(creds.rootUrl).toBe(rootUrl);
     const auth = new taskcluster.Auth({ rootUrl, credentials: creds, retries: 0 });
-    await auth.createClient('kept/client', { expires: new Date(Date.now() + 86400e3).toJSON(), description: 'kept' });
+    await auth.createClient('kept/client', {
+      expires: new Date(Date.now() + 86400e3).toJSON(),
+      description: 'kept',
+    });
 
     const second = runCli(['up', '--port', '0', '--data-dir', dataDir]);
     running.push(second);

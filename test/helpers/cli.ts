@@ -33,7 +33,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
     exited,
     waitFor(pattern, ms = 60_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output:\n${out}`)), ms);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${pattern}; output:\n${out}`)),
+          ms,
+        );
         const check = () => {
           const m = out.match(pattern);
           if (m) {
@@ -43,12 +46,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Running {
             waiters.push(check);
           }
         };
-        exited.then(() => setTimeout(() => {
-          if (!out.match(pattern)) {
-            clearTimeout(timer);
-            reject(new Error(`exited before ${pattern}; output:\n${out}`));
-          }
-        }, 50));
+        exited.then(() =>
+          setTimeout(() => {
+            if (!out.match(pattern)) {
+              clearTimeout(timer);
+              reject(new Error(`exited before ${pattern}; output:\n${out}`));
+            }
+          }, 50),
+        );
         check();
       });
     },

@@ -21,7 +21,13 @@ export interface TestTaskyard {
 
 /** A Taskyard on its own database, listening on a free loopback port, with a settable clock. */
 export async function startTestTaskyard(
-  opts: { services?: ServiceName[]; config?: Partial<Config>; realClock?: boolean; bus?: EventBus; database?: TestDatabase } = {},
+  opts: {
+    services?: ServiceName[];
+    config?: Partial<Config>;
+    realClock?: boolean;
+    bus?: EventBus;
+    database?: TestDatabase;
+  } = {},
 ): Promise<TestTaskyard> {
   const testDb = opts.database ?? (await createTestDatabase());
   const bus = opts.bus ?? new InProcessBus();

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
 import { type ScopeExpression, satisfiesExpression } from '../scopes/index.ts';
+import { payloadHash } from './http-extras.ts';
 import { requestOrigin } from './origin.ts';
 import { requireScopes, tryRender } from './scope-check.ts';
 import { standardEndpoints } from './standard-endpoints.ts';
@@ -16,6 +17,7 @@ export interface MountOptions {
   /** Check responses against output schemas (on in tests: a mismatch is our bug). */
   validateOutput?: boolean;
   startedAt?: number;
+  healthCheck?: () => Promise<void>;
   onRequestDone?: (service: string, name: string, status: number, seconds: number) => void;
 }
 
@@ -36,7 +38,7 @@ declare module 'fastify' {
 /** Registers every endpoint of a service, plus the standard ones, under /api/<service>/v1. */
 export function mountService(app: FastifyInstance, api: ServiceApi, opts: MountOptions): void {
   const prefix = `/api/${api.serviceName}/v1`;
-  const endpoints = [...standardEndpoints(opts.startedAt ?? Date.now()), ...api.endpoints];
+  const endpoints = [...standardEndpoints(opts.startedAt ?? Date.now(), opts.healthCheck), ...api.endpoints];
   for (const decl of endpoints) {
     const wildcard = wildcardParamOf(decl);
     app.route({
@@ -116,6 +118,14 @@ async function handle(
     throw new ApiError('AuthenticationFailed', auth.message);
   }
   const clientId = auth.status === 'auth-success' ? auth.clientId : undefined;
+  // The official clients send no payload hash; when a client does, the body must match it.
+  if (auth.status === 'auth-success' && auth.hash && auth.hash !== payloadHash(request)) {
+    reply.header('www-authenticate', 'hawk');
+    throw new ApiError(
+      'AuthenticationFailed',
+      'Invalid payload hash: the body does not match the hash that was signed',
+    );
+  }
   request.taskyardClientId = clientId;
   const scopes = auth.scopes;
 

@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 import type { Logger } from 'pino';
 import { ApiError, errorStatus, isApiError } from '../errors.ts';
 import { type Metrics, newMetrics } from '../metrics.ts';
+import { installHttpExtras } from './http-extras.ts';
 import { type MountOptions, mountService } from './mount.ts';
 import { apiReference, openApi, serviceSchemas } from './reference.ts';
 import { standardEndpoints } from './standard-endpoints.ts';
@@ -23,6 +24,7 @@ export interface ApiServerOptions {
   maxRequestBytes: number;
   validateOutput?: boolean;
   metrics?: Metrics;
+  healthCheck?: () => Promise<void>;
 }
 
 function requestInfo(request: FastifyRequest) {
@@ -70,6 +72,7 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     return503OnClosing: true,
   });
   const metrics = opts.metrics ?? newMetrics();
+  installHttpExtras(app);
   const startedAt = Date.now();
 
   app.setErrorHandler((err, request, reply) => {
@@ -115,12 +118,13 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     trustProxy: opts.trustProxy,
     validateOutput: opts.validateOutput,
     startedAt,
+    healthCheck: opts.healthCheck,
   };
   const references: string[] = [];
   for (const svc of opts.services) {
     const name = svc.api.serviceName;
     mountService(app, svc.api, mountOpts);
-    const all = [...standardEndpoints(startedAt), ...svc.api.endpoints];
+    const all = [...standardEndpoints(startedAt, opts.healthCheck), ...svc.api.endpoints];
     const ref = apiReference(svc.api, all);
     references.push(`/references/${name}/v1/api.json`);
     app.get(`/references/${name}/v1/api.json`, async () => ref);

@@ -1,9 +1,13 @@
 import { Type } from '@sinclair/typebox';
+import { ApiError } from '../errors.ts';
 import { version } from '../version.ts';
 import { type EndpointDeclaration, endpoint } from './types.ts';
 
 /** The endpoints every service answers, upstream's `ping` and the Dockerflow trio. */
-export function standardEndpoints(startedAt: number): EndpointDeclaration[] {
+export function standardEndpoints(
+  startedAt: number,
+  healthCheck: () => Promise<void> = async () => {},
+): EndpointDeclaration[] {
   return [
     endpoint({
       name: 'ping',
@@ -45,10 +49,18 @@ export function standardEndpoints(startedAt: number): EndpointDeclaration[] {
       route: '/__heartbeat__',
       scopes: null,
       title: 'Heartbeat',
-      description: 'Answers 200 when the service and what it depends on are healthy.',
+      description:
+        'Answers 200 when the service and what it depends on (its database) are healthy, 503 otherwise.',
       stability: 'stable',
       category: 'Monitoring',
-      handler: async () => ({}),
+      handler: async () => {
+        try {
+          await healthCheck();
+        } catch (err) {
+          throw new ApiError('ServiceUnavailable', `unhealthy: ${(err as Error).message}`);
+        }
+        return {};
+      },
     }),
   ];
 }

@@ -17,11 +17,21 @@ const get = async (path: string) => {
 describe('references and standard endpoints', () => {
   it('serves an api-reference-v0 document with every endpoint the official client knows', async () => {
     const { body: ref } = await get('/references/auth/v1/api.json');
-    expect(ref).toMatchObject({ apiVersion: 'v1', serviceName: 'auth', $schema: '/schemas/common/api-reference-v0.json#' });
+    expect(ref).toMatchObject({
+      apiVersion: 'v1',
+      serviceName: 'auth',
+      $schema: '/schemas/common/api-reference-v0.json#',
+    });
     const ours = new Map(ref.entries.map((e: { name: string }) => [e.name, e]));
     const names = apis.Auth.reference.entries.filter((e: { type: string }) => e.type === 'function');
     expect(names.length).toBeGreaterThan(30);
-    for (const e of names as Array<{ name: string; method: string; route: string; args: string[]; query: string[] }>) {
+    for (const e of names as Array<{
+      name: string;
+      method: string;
+      route: string;
+      args: string[];
+      query: string[];
+    }>) {
       const mine = ours.get(e.name) as typeof e | undefined;
       expect(mine, e.name).toBeDefined();
       expect([mine!.method, mine!.route, mine!.args, [...mine!.query].sort()], e.name).toEqual([
@@ -32,7 +42,9 @@ describe('references and standard endpoints', () => {
       ]);
     }
     const create = ours.get('createClient') as { scopes: unknown; input: string; output: string };
-    expect(create.scopes).toEqual({ AllOf: ['auth:create-client:<clientId>', { for: 'scope', in: 'scopes', each: '<scope>' }] });
+    expect(create.scopes).toEqual({
+      AllOf: ['auth:create-client:<clientId>', { for: 'scope', in: 'scopes', each: '<scope>' }],
+    });
     expect(create.input).toBe('v1/create-client-request.json#');
     const schema = await get('/schemas/auth/v1/create-client-request.json');
     expect(schema.body.required).toEqual(expect.arrayContaining(['expires', 'description']));
@@ -52,7 +64,9 @@ describe('references and standard endpoints', () => {
 
   it('lists its references in the manifest and serves OpenAPI', async () => {
     const { body: manifest } = await get('/references/manifest.json');
-    expect(manifest.references).toEqual(expect.arrayContaining(['/references/auth/v1/api.json', '/references/auth/v1/exchanges.json']));
+    expect(manifest.references).toEqual(
+      expect.arrayContaining(['/references/auth/v1/api.json', '/references/auth/v1/exchanges.json']),
+    );
     const { body: openapi } = await get('/references/auth/v1/openapi.json');
     expect(openapi.openapi).toBe('3.1.0');
     expect(openapi.paths['/clients/{clientId}'].put.operationId).toBe('createClient');
@@ -68,6 +82,8 @@ describe('references and standard endpoints', () => {
   it('exposes Prometheus metrics with request counts', async () => {
     await get('/api/auth/v1/ping');
     const text = await (await fetch(`${ty.rootUrl}/metrics`)).text();
-    expect(text).toMatch(/taskyard_api_request_duration_seconds_count\{service="auth",endpoint="ping",status="200"\} \d+/);
+    expect(text).toMatch(
+      /taskyard_api_request_duration_seconds_count\{service="auth",endpoint="ping",status="200"\} \d+/,
+    );
   });
 });

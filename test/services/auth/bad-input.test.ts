@@ -22,7 +22,10 @@ async function send(method: string, path: string, body?: string, contentType = '
   });
   const text = await res.text();
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  return { status: res.status, body: JSON.parse(text) as { code: string; message: string; requestInfo: unknown } };
+  return {
+    status: res.status,
+    body: JSON.parse(text) as { code: string; message: string; requestInfo: unknown },
+  };
 }
 
 async function clientCount(): Promise<number> {
@@ -38,12 +41,27 @@ describe('bad input gets a clear 4xx and changes nothing', () => {
     ['a JSON array', '[1,2]', 400, /body: /],
     ['a wrong type', JSON.stringify({ ...valid(), description: 42 }), 400, /body\.description/],
     ['a missing field', JSON.stringify({ description: 'x' }), 400, /body\.expires: is required/],
-    ['an unknown field', JSON.stringify({ ...valid(), admin: true }), 400, /admin.*not an allowed property|not an allowed property/],
-    ['a scope with a control character', JSON.stringify({ ...valid(), scopes: ['a:\u0007b'] }), 400, /body\.scopes\.0/],
+    [
+      'an unknown field',
+      JSON.stringify({ ...valid(), admin: true }),
+      400,
+      /admin.*not an allowed property|not an allowed property/,
+    ],
+    [
+      'a scope with a control character',
+      JSON.stringify({ ...valid(), scopes: ['a:\u0007b'] }),
+      400,
+      /body\.scopes\.0/,
+    ],
     ['a non-ASCII scope', JSON.stringify({ ...valid(), scopes: ['a:é'] }), 400, /body\.scopes\.0/],
     ['duplicate scopes', JSON.stringify({ ...valid(), scopes: ['a', 'a'] }), 400, /body\.scopes/],
     ['a date that is not a date', JSON.stringify({ ...valid(), expires: 'tomorrow' }), 400, /body\.expires/],
-    ['an oversized body', JSON.stringify({ ...valid(), description: 'x'.repeat(100 * 1024) }), 413, /too large/],
+    [
+      'an oversized body',
+      JSON.stringify({ ...valid(), description: 'x'.repeat(100 * 1024) }),
+      413,
+      /too large/,
+    ],
   ])('createClient with %s', async (_what, body, status, message) => {
     const before = await clientCount();
     const res = await send('PUT', '/clients/bad%2Finput', body);

@@ -53,7 +53,11 @@ describe('clients', () => {
     const creds = await makeClient(ty, 'limited/creator', ['auth:create-client:limited/*', 'queue:foo']);
     const limited = authClient(ty, creds);
     const err = await rejection(
-      limited.createClient('limited/escalated', { expires: inAnHour(), description: 'x', scopes: ['queue:foo', 'queue:bar'] }),
+      limited.createClient('limited/escalated', {
+        expires: inAnHour(),
+        description: 'x',
+        scopes: ['queue:foo', 'queue:bar'],
+      }),
     );
     expect(err.statusCode).toBe(403);
     expect(err.code).toBe('InsufficientScopes');
@@ -62,7 +66,11 @@ describe('clients', () => {
     const missing = await rejection(authClient(ty, ty.root).client('limited/escalated'));
     expect(missing.statusCode).toBe(404);
     // Granting what it holds is fine.
-    await limited.createClient('limited/ok', { expires: inAnHour(), description: 'x', scopes: ['queue:foo'] });
+    await limited.createClient('limited/ok', {
+      expires: inAnHour(),
+      description: 'x',
+      scopes: ['queue:foo'],
+    });
   });
 
   it('lets a caller update a client only with scopes it holds, keeping the others', async () => {
@@ -74,7 +82,11 @@ describe('clients', () => {
     );
     expect(err.code).toBe('InsufficientScopes');
     // Dropping q:secret (which the admin lacks) is allowed: removal needs no scopes.
-    const updated = await admin.updateClient('upd/target', { expires: inAnHour(), description: 'new', scopes: ['q:one'] });
+    const updated = await admin.updateClient('upd/target', {
+      expires: inAnHour(),
+      description: 'new',
+      scopes: ['q:one'],
+    });
     expect(updated.scopes).toEqual(['q:one']);
     expect(updated.description).toBe('new');
   });
@@ -84,7 +96,9 @@ describe('clients', () => {
     const before = await authClient(ty, ty.root).client('reset/me');
     const reset = await authClient(ty, ty.root).resetAccessToken('reset/me');
     expect(reset.accessToken).not.toBe(creds.accessToken);
-    expect(new Date(reset.lastRotated).getTime()).toBeGreaterThanOrEqual(new Date(before.lastRotated).getTime());
+    expect(new Date(reset.lastRotated).getTime()).toBeGreaterThanOrEqual(
+      new Date(before.lastRotated).getTime(),
+    );
     const old = await rejection(authClient(ty, creds).currentScopes());
     expect(old.statusCode).toBe(401);
     await authClient(ty, { clientId: 'reset/me', accessToken: reset.accessToken }).currentScopes();
@@ -137,7 +151,11 @@ describe('clients', () => {
     let continuationToken: string | undefined;
     let pages = 0;
     do {
-      const res = await root.listClients({ prefix: 'page/', limit: 2, ...(continuationToken ? { continuationToken } : {}) });
+      const res = await root.listClients({
+        prefix: 'page/',
+        limit: 2,
+        ...(continuationToken ? { continuationToken } : {}),
+      });
       seen.push(...res.clients.map((c: { clientId: string }) => c.clientId));
       continuationToken = res.continuationToken;
       pages++;
@@ -149,17 +167,25 @@ describe('clients', () => {
   });
 
   it('records who changed a client in its audit history', async () => {
-    const creds = await makeClient(ty, 'audit/admin', ['auth:create-client:audit/*', 'auth:disable-client:audit/*']);
+    const creds = await makeClient(ty, 'audit/admin', [
+      'auth:create-client:audit/*',
+      'auth:disable-client:audit/*',
+    ]);
     const admin = authClient(ty, creds);
     await admin.createClient('audit/subject', { expires: inAnHour(), description: 'x' });
     await admin.disableClient('audit/subject');
     const history = await authClient(ty, ty.root).getEntityHistory('client', 'audit/subject');
-    expect(history.auditHistory.map((h: { clientId: string; actionType: string }) => [h.clientId, h.actionType])).toEqual([
+    expect(
+      history.auditHistory.map((h: { clientId: string; actionType: string }) => [h.clientId, h.actionType]),
+    ).toEqual([
       ['audit/admin', 'created'],
       ['audit/admin', 'client disabled'],
     ]);
     const byActor = await authClient(ty, ty.root).listAuditHistory('audit/admin');
-    expect(byActor.auditHistory.map((h: { entityId: string }) => h.entityId)).toEqual(['audit/subject', 'audit/subject']);
+    expect(byActor.auditHistory.map((h: { entityId: string }) => h.entityId)).toEqual([
+      'audit/subject',
+      'audit/subject',
+    ]);
   });
 
   it('deletes clients past expiry that asked for it, and keeps the others', async () => {

@@ -22,11 +22,13 @@ describe('auth events on the in-process bus', () => {
     ty = await startTestTaskyard();
     await ty.bus.consume({
       queueName: 'test-auth-events',
-      bindings: [{ exchange: 'exchange/taskcluster-auth/v1/client-created', pattern: '#' },
+      bindings: [
+        { exchange: 'exchange/taskcluster-auth/v1/client-created', pattern: '#' },
         { exchange: 'exchange/taskcluster-auth/v1/client-updated', pattern: '#' },
         { exchange: 'exchange/taskcluster-auth/v1/client-deleted', pattern: '#' },
         { exchange: 'exchange/taskcluster-auth/v1/role-created', pattern: '#' },
-        { exchange: 'exchange/taskcluster-auth/v1/role-deleted', pattern: '#' }],
+        { exchange: 'exchange/taskcluster-auth/v1/role-deleted', pattern: '#' },
+      ],
       handler: async (msg) => {
         seen.push(msg);
       },
@@ -42,7 +44,9 @@ describe('auth events on the in-process bus', () => {
     await root.createRole('ev-role', { description: 'x', scopes: [] });
     await root.deleteRole('ev-role');
     await waitFor(() => (seen.length >= 5 ? true : undefined));
-    expect(seen.map((m) => [m.exchange.replace('exchange/taskcluster-auth/v1/', ''), m.routingKey, m.payload])).toEqual([
+    expect(
+      seen.map((m) => [m.exchange.replace('exchange/taskcluster-auth/v1/', ''), m.routingKey, m.payload]),
+    ).toEqual([
       ['client-created', '_', { version: 1, clientId: 'ev/one' }],
       ['client-updated', '_', { version: 1, clientId: 'ev/one' }],
       ['client-deleted', '_', { version: 1, clientId: 'ev/one' }],
@@ -55,7 +59,9 @@ describe('auth events on the in-process bus', () => {
     const before = seen.length;
     const root = authClient(ty, ty.root);
     await root.createClient('ev/two', { expires: inAnHour(), description: 'x' }).catch(() => undefined);
-    await root.createClient('ev/two', { expires: inAnHour(), description: 'different' }).catch(() => undefined);
+    await root
+      .createClient('ev/two', { expires: inAnHour(), description: 'different' })
+      .catch(() => undefined);
     await ty.taskyard.relay.drainOnce();
     await new Promise((r) => setTimeout(r, 200));
     expect(seen.length).toBe(before + 1);

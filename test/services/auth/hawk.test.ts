@@ -15,7 +15,11 @@ afterAll(async () => ty?.stop());
 
 const hour = 3600_000;
 
-async function signedGet(url: string, creds: Credentials, ext?: string): Promise<{ status: number; header: string }> {
+async function signedGet(
+  url: string,
+  creds: Credentials,
+  ext?: string,
+): Promise<{ status: number; header: string }> {
   const { header } = Hawk.client.header(url, 'GET', {
     credentials: { id: creds.clientId, key: creds.accessToken, algorithm: 'sha256' },
     ...(ext ? { ext } : {}),
@@ -37,13 +41,17 @@ describe('Hawk authentication', () => {
   });
 
   it('rejects a signature made with the wrong token, naming the problem', async () => {
-    const err = await rejection(authClient(ty, { clientId: user.clientId, accessToken: 'x'.repeat(44) }).currentScopes());
+    const err = await rejection(
+      authClient(ty, { clientId: user.clientId, accessToken: 'x'.repeat(44) }).currentScopes(),
+    );
     expect(err.statusCode).toBe(401);
     expect(err.message).toMatch(/Bad mac/);
   });
 
   it('rejects an unknown client', async () => {
-    const err = await rejection(authClient(ty, { clientId: 'nobody', accessToken: 'x'.repeat(44) }).currentScopes());
+    const err = await rejection(
+      authClient(ty, { clientId: 'nobody', accessToken: 'x'.repeat(44) }).currentScopes(),
+    );
     expect(err.statusCode).toBe(401);
     expect(err.message).toContain("Client with clientId 'nobody' not found");
   });
@@ -125,7 +133,9 @@ describe('Hawk authentication', () => {
 
     const cert = JSON.parse(greedy.certificate);
     cert.expiry = cert.start + 32 * 24 * hour;
-    const e3 = await rejection(authClient(ty, { ...greedy, certificate: JSON.stringify(cert) }).currentScopes());
+    const e3 = await rejection(
+      authClient(ty, { ...greedy, certificate: JSON.stringify(cert) }).currentScopes(),
+    );
     expect(e3.message).toContain('31 days');
   });
 
@@ -186,7 +196,10 @@ describe('Hawk authentication', () => {
   it('gives unauthenticated requests the anonymous role', async () => {
     const anon = authClient(ty);
     expect((await rejection(anon.currentScopes())).statusCode).toBe(403);
-    await authClient(ty, ty.root).createRole('anonymous', { description: 'public', scopes: ['auth:current-scopes'] });
+    await authClient(ty, ty.root).createRole('anonymous', {
+      description: 'public',
+      scopes: ['auth:current-scopes'],
+    });
     const { scopes } = await anon.currentScopes();
     expect(scopes).toEqual(['assume:anonymous', 'auth:current-scopes']);
     await authClient(ty, ty.root).deleteRole('anonymous');
@@ -201,14 +214,26 @@ describe('authenticateHawk, for services in other processes', () => {
       credentials: { id: user.clientId, key: user.accessToken, algorithm: 'sha256' },
     });
     const { hostname, port } = new URL(url);
-    const ok = await remote.authenticate({ method: 'get', resource: '/api/queue/v1/ping', host: hostname, port: Number(port), authorization: header });
+    const ok = await remote.authenticate({
+      method: 'get',
+      resource: '/api/queue/v1/ping',
+      host: hostname,
+      port: Number(port),
+      authorization: header,
+    });
     expect(ok.status).toBe('auth-success');
     if (ok.status === 'auth-success') {
       expect(ok.clientId).toBe('hawk/user');
       expect(ok.scopes).toContain('things:*');
       expect(ok.expires.getTime()).toBeGreaterThan(Date.now());
     }
-    const wrongPort = await remote.authenticate({ method: 'get', resource: '/api/queue/v1/ping', host: hostname, port: 1, authorization: header });
+    const wrongPort = await remote.authenticate({
+      method: 'get',
+      resource: '/api/queue/v1/ping',
+      host: hostname,
+      port: 1,
+      authorization: header,
+    });
     expect(wrongPort).toMatchObject({ status: 'auth-failed' });
     const none = await remote.authenticate({ method: 'get', resource: '/x', host: hostname, port: 1 });
     expect(none.status).toBe('no-auth');
@@ -218,12 +243,20 @@ describe('authenticateHawk, for services in other processes', () => {
 describe('testAuthenticate', () => {
   const tester = { clientId: 'tester', accessToken: 'no-secret' };
   it('authenticates the fixed tester client with the scopes the test asks for', async () => {
-    const res = await authClient(ty, tester).testAuthenticate({ clientScopes: ['test:a', 'test:b*'], requiredScopes: ['test:bc'] });
+    const res = await authClient(ty, tester).testAuthenticate({
+      clientScopes: ['test:a', 'test:b*'],
+      requiredScopes: ['test:bc'],
+    });
     expect(res).toEqual({ clientId: 'tester', scopes: ['assume:anonymous', 'test:a', 'test:b*'] });
-    const err = await rejection(authClient(ty, tester).testAuthenticate({ clientScopes: ['test:a'], requiredScopes: ['test:b'] }));
+    const err = await rejection(
+      authClient(ty, tester).testAuthenticate({ clientScopes: ['test:a'], requiredScopes: ['test:b'] }),
+    );
     expect(err.statusCode).toBe(403);
     const bad = await rejection(
-      authClient(ty, { clientId: 'tester', accessToken: 'wrong' }).testAuthenticate({ clientScopes: [], requiredScopes: [] }),
+      authClient(ty, { clientId: 'tester', accessToken: 'wrong' }).testAuthenticate({
+        clientScopes: [],
+        requiredScopes: [],
+      }),
     );
     expect(bad.statusCode).toBe(401);
   });

@@ -30,16 +30,22 @@ describe('two processes sharing a database', () => {
       description: 'x',
       scopes: ['auth:current-scopes', 'extra:scope'],
     });
-    await expect.poll(async () => (await onB.currentScopes()).scopes, { timeout: 5000 }).toContain('extra:scope');
+    await expect
+      .poll(async () => (await onB.currentScopes()).scopes, { timeout: 5000 })
+      .toContain('extra:scope');
     await authClient(a, a.root).disableClient('shared/client');
-    await expect.poll(async () => (await rejection(onB.currentScopes())).statusCode, { timeout: 5000 }).toBe(401);
+    await expect
+      .poll(async () => (await rejection(onB.currentScopes())).statusCode, { timeout: 5000 })
+      .toBe(401);
   });
 
   it('sees role changes made through the other at once', async () => {
     const creds = await makeClient(a, 'shared/member', ['assume:shared-role', 'auth:current-scopes']);
     const onB = authClient(b, creds);
     await authClient(a, a.root).createRole('shared-role', { description: 'x', scopes: ['granted:by-role'] });
-    await expect.poll(async () => (await onB.currentScopes()).scopes, { timeout: 5000 }).toContain('granted:by-role');
+    await expect
+      .poll(async () => (await onB.currentScopes()).scopes, { timeout: 5000 })
+      .toContain('granted:by-role');
     await authClient(b, b.root).deleteRole('shared-role');
     await expect
       .poll(async () => (await authClient(a, creds).currentScopes()).scopes, { timeout: 5000 })
