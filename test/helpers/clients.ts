@@ -9,11 +9,13 @@ export interface Credentials {
 
 /** An official-client Auth object for this Taskyard (no retries: tests want the first answer). */
 // biome-ignore lint/suspicious/noExplicitAny: the official client is untyped
+type Untyped = any;
+
 export function authClient(
   ty: TestTaskyard,
   credentials?: Credentials,
   extra: Record<string, unknown> = {},
-): any {
+): Untyped {
   return new taskcluster.Auth({ rootUrl: ty.rootUrl, credentials, retries: 0, ...extra });
 }
 
@@ -29,14 +31,19 @@ export async function makeClient(ty: TestTaskyard, clientId: string, scopes: str
   return { clientId, accessToken: res.accessToken };
 }
 
+export interface ClientError {
+  statusCode: number;
+  code: string;
+  message: string;
+  body: Untyped;
+}
+
 /** The error a promise rejects with (fails the test when it resolves). */
-export async function rejection(
-  p: Promise<unknown>,
-): Promise<{ statusCode: number; code: string; message: string; body: any }> {
+export async function rejection(p: Promise<unknown>): Promise<ClientError> {
   try {
     await p;
   } catch (err) {
-    return err as { statusCode: number; code: string; message: string; body: any };
+    return err as ClientError;
   }
   throw new Error('expected the call to fail, but it succeeded');
 }

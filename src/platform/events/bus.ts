@@ -1,0 +1,80 @@
+import { topicMatches } from './topic.ts';
+
+/** An event as the relay hands it to a bus: `cc` are full CC routing keys (`route.<route>`). */
+export interface EventMessage {
+  exchange: string;
+  routingKey: string;
+  cc: string[];
+  payload: unknown;
+}
+
+/** What consumers see; `routes` are the CC keys with the `route.` prefix stripped, as Pulse clients report them. */
+export interface DeliveredMessage {
+  exchange: string;
+  routingKey: string;
+  routes: string[];
+  payload: unknown;
+  redelivered: boolean;
+}
+
+export interface Binding {
+  exchange: string;
+  pattern: string;
+}
+
+export interface ConsumeOptions {
+  /** Durable queue name; consumers sharing it compete for messages. */
+  queueName: string;
+  bindings: Binding[];
+  /** Unacknowledged messages in flight at once; default 10. */
+  prefetch?: number;
+  /** Resolve to acknowledge; reject to have the message redelivered later. Must be idempotent. */
+  handler: (msg: DeliveredMessage) => Promise<void>;
+}
+
+export interface Consumer {
+  close(): Promise<void>;
+}
+
+export interface EventBus {
+  /** Resolves only when every message is confirmed; may reject with `PublishError`. */
+  publish(messages: EventMessage[]): Promise<void>;
+  consume(opts: ConsumeOptions): Promise<Consumer>;
+  close(): Promise<void>;
+}
+
+/**
+ * A publish that failed part-way. The first `confirmedCount` messages were
+ * confirmed by the broker (the rest may or may not have been), so the relay
+ * can forget exactly those and retry the remainder in order.
+ */
+export class PublishError extends Error {
+  constructor(
+    message: string,
+    readonly confirmedCount: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'PublishError';
+  }
+}
+
+export const DEFAULT_PREFETCH = 10;
+
+/** Pulse semantics: a binding sees a message if the routing key or any CC key matches. */
+export function bindingMatches(
+  binding: Binding,
+  msg: Pick<EventMessage, 'exchange' | 'routingKey' | 'cc'>,
+): boolean {
+  return (
+    binding.exchange === msg.exchange &&
+    (topicMatches(binding.pattern, msg.routingKey) ||
+      msg.cc.some((key) => topicMatches(binding.pattern, key)))
+  );
+}
+
+export function routesFromCC(cc: readonly unknown[]): string[] {
+  return cc
+    .filter((key): key is string => typeof key === 'string' && key.startsWith('route.'))
+    .map((key) => key.slice('route.'.length));
+}

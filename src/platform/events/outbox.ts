@@ -1,0 +1,77 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
+import type { Queryable } from '../db/database.ts';
+import {
+  buildRoutingKey,
+  type ExchangeDeclaration,
+  exchangeName,
+  MAX_ROUTING_KEY_BYTES,
+  type RoutingValues,
+  type ServiceExchanges,
+} from './exchanges.ts';
+import { ensureFormats } from './formats.ts';
+
+/** The NOTIFY channel the relay LISTENs on. */
+export const OUTBOX_CHANNEL = 'taskyard_outbox';
+
+const CC_PREFIX = 'route.';
+
+const checkers = new WeakMap<TSchema, TypeCheck<TSchema>>();
+
+function checkerFor(schema: TSchema): TypeCheck<TSchema> {
+  let checker = checkers.get(schema);
+  if (!checker) {
+    ensureFormats();
+    checker = TypeCompiler.Compile(schema);
+    checkers.set(schema, checker);
+  }
+  return checker;
+}
+
+/** Turns a task's `routes` into the CC routing keys Pulse consumers bind to (`route.<route>`). */
+export function routesToCC(routes: readonly string[]): string[] {
+  return routes.map((route) => CC_PREFIX + route);
+}
+
+/**
+ * Records an event in the caller's transaction; the relay publishes it
+ * after commit, and never if the transaction rolls back. An invalid payload
+ * or routing key throws: that is a bug in our code, not bad user input.
+ *
+ * `cc` are full CC routing keys, each starting with `route.` (see
+ * `routesToCC`), so they can never collide with primary routing keys.
+ */
+export async function enqueueEvent<T extends TSchema>(
+  tx: Queryable,
+  svc: ServiceExchanges,
+  decl: ExchangeDeclaration<T>,
+  payload: Static<T>,
+  routingValues: RoutingValues,
+  cc: readonly string[] = [],
+): Promise<void> {
+  const exchange = exchangeName(svc, decl);
+  const checker = checkerFor(decl.schema);
+  if (!checker.Check(payload)) {
+    const first = checker.Errors(payload).First();
+    const path = first?.path || '/';
+    throw new Error(`invalid message for ${exchange}: ${path}: ${first?.message ?? 'does not match schema'}`);
+  }
+  const routingKey = buildRoutingKey(decl, routingValues);
+  for (const key of cc) {
+    if (!key.startsWith(CC_PREFIX) || key.length === CC_PREFIX.length) {
+      throw new Error(`CC routing key ${JSON.stringify(key)} for ${exchange} must start with 'route.'`);
+    }
+    if (Buffer.byteLength(key, 'utf8') > MAX_ROUTING_KEY_BYTES) {
+      throw new Error(`CC routing key for ${exchange} exceeds ${MAX_ROUTING_KEY_BYTES} bytes: ${key}`);
+    }
+  }
+  await tx.query('INSERT INTO event_outbox (exchange, routing_key, cc, payload) VALUES ($1, $2, $3, $4)', [
+    exchange,
+    routingKey,
+    [...cc],
+    // Serialized by hand: pg would turn a top-level array into a PostgreSQL array literal.
+    JSON.stringify(payload),
+  ]);
+  // Same transaction: delivered on commit only, and duplicates within it collapse into one.
+  await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+}

@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { DeliveredMessage, EventMessage } from '../../../src/platform/events/bus.ts';
+import { InProcessBus } from '../../../src/platform/events/in-process-bus.ts';
+
+let bus: InProcessBus;
+
+afterEach(async () => {
+  await bus?.close();
+});
+
+function msg(routingKey: string, cc: string[] = [], payload: unknown = { routingKey }): EventMessage {
+  return { exchange: 'exchange/test/v1/thing', routingKey, cc, payload };
+}
+
+describe('InProcessBus', () => {
+  it('routes by `*` and `#` patterns on the routing key or any CC key, once per queue', async () => {
+    bus = new InProcessBus();
+    const got: Record<string, DeliveredMessage[]> = { primary: [], routes: [], star: [] };
+    const ex = 'exchange/test/v1/thing';
+    await bus.consume({
+      queueName: 'primary',
+      bindings: [{ exchange: ex, pattern: 'primary.#' }],
+      handler: async (m) => void got.primary.push(m),
+    });
+    await bus.consume({
+      queueName: 'routes',
+      // Both bindings match the second message: it must still arrive once.
+      bindings: [
+        { exchange: ex, pattern: 'route.index.#' },
+        { exchange: ex, pattern: 'route.*.x' },
+      ],
+      handler: async (m) => void got.routes.push(m),
+    });
+    await bus.consume({
+      queueName: 'star',
+      bindings: [{ exchange: ex, pattern: '*' }],
+      handler: async (m) => void got.star.push(m),
+    });
+    await bus.publish([
+      msg('primary.t1._'),
+      msg('primary.t2._', ['route.index.x', 'route.notify.x']),
+      msg('single'),
+    ]);
+    await bus.waitIdle();
+    expect(got.primary.map((m) => m.routingKey)).toEqual(['primary.t1._', 'primary.t2._']);
+    expect(got.routes).toHaveLength(1);
+    expect(got.routes[0]).toMatchObject({ routingKey: 'primary.t2._', routes: ['index.x', 'notify.x'] });
+    expect(got.star.map((m) => m.routingKey)).toEqual(['single']);
+  });
+
+  it('redelivers a message whose handler failed, marked as redelivered', async () => {
+    bus = new InProcessBus({ redeliveryDelayMs: 5 });
+    const seen: boolean[] = [];
+    await bus.consume({
+      queueName: 'q',
+      bindings: [{ exchange: 'exchange/test/v1/thing', pattern: '#' }],
+      handler: async (m) => {
+        seen.push(m.redelivered);
+        if (seen.length < 3) {
+          throw new Error('not yet');
+        }
+      },
+    });
+    await bus.publish([msg('k')]);
+    await vi.waitFor(() => expect(seen).toEqual([false, true, true]));
+    await bus.waitIdle();
+    expect(seen).toHaveLength(3);
+  });
+
+  it('keeps messages for a queue while it has no consumer, like a durable queue', async () => {
+    bus = new InProcessBus();
+    const got: string[] = [];
+    const first = await bus.consume({
+      queueName: 'durable',
+      bindings: [{ exchange: 'exchange/test/v1/thing', pattern: '#' }],
+      handler: async (m) => void got.push(m.routingKey),
+    });
+    await first.close();
+    await bus.publish([msg('while-away')]);
+    expect(got).toEqual([]);
+    await bus.consume({
+      queueName: 'durable',
+      bindings: [],
+      handler: async (m) => void got.push(m.routingKey),
+    });
+    await vi.waitFor(() => expect(got).toEqual(['while-away']));
+  });
+
+  it('never runs more handlers at once than the prefetch allows', async () => {
+    bus = new InProcessBus();
+    let running = 0;
+    let maxRunning = 0;
+    await bus.consume({
+      queueName: 'limited',
+      prefetch: 2,
+      bindings: [{ exchange: 'exchange/test/v1/thing', pattern: '#' }],
+      handler: async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+      },
+    });
+    await bus.publish(Array.from({ length: 10 }, (_, i) => msg(`k${i}`)));
+    await bus.waitIdle();
+    expect(maxRunning).toBe(2);
+  });
+});
