@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Entry point for `npx taskyard`: runs the TypeScript CLI through tsx's loader.
-import { register } from 'node:module';
-import { pathToFileURL } from 'node:url';
+// Entry point for `npx taskyard`: loads the TypeScript CLI through tsx.
+import { register } from 'tsx/esm/api';
 
-register('tsx/esm', pathToFileURL('./'));
+register();
 await import('../src/cli/main.ts');
