@@ -199,4 +199,37 @@ describe('clients', () => {
     expect((await rejection(root.client('expiry/delete'))).statusCode).toBe(404);
     expect((await root.client('expiry/keep')).clientId).toBe('expiry/keep');
   });
+
+  it('records lastDateUsed when a client is used', async () => {
+    const creds = await makeClient(ty, 'used/me', ['auth:current-scopes']);
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await ty.testDb.db.query('update auth_clients set last_date_used = $2 where client_id = $1', [
+      'used/me',
+      twoHoursAgo,
+    ]);
+    await authClient(ty, creds).currentScopes();
+    await expect
+      .poll(async () => new Date((await authClient(ty, ty.root).client('used/me')).lastDateUsed).getTime())
+      .toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('refuses a client past its expiry, though it can still be read', async () => {
+    const root = authClient(ty, ty.root);
+    const res = await root.createClient('expired/me', {
+      expires: new Date(Date.now() + 60_000).toJSON(),
+      description: 'short-lived',
+      scopes: ['auth:current-scopes'],
+    });
+    const creds = { clientId: 'expired/me', accessToken: res.accessToken };
+    await authClient(ty, creds).currentScopes();
+    ty.clock.advance(2 * 60_000);
+    try {
+      const err = await rejection(authClient(ty, creds).currentScopes());
+      expect(err.statusCode).toBe(401);
+      expect(err.message).toContain('expired');
+      expect((await root.client('expired/me')).clientId).toBe('expired/me');
+    } finally {
+      ty.clock.advance(-2 * 60_000);
+    }
+  });
 });
