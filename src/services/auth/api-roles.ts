@@ -2,10 +2,16 @@ import { Type } from '@sinclair/typebox';
 import { decodeContinuation, encodeContinuation } from '../../platform/api/pagination.ts';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
 import { ApiError } from '../../platform/errors.ts';
-import { normalizeScopeSet, satisfiesExpression, scopeCompare } from '../../platform/scopes/index.ts';
+import {
+  normalizeScopeSet,
+  RoleValidationError,
+  satisfiesExpression,
+  scopeCompare,
+  validateRoles,
+} from '../../platform/scopes/index.ts';
 import { type AuthContext, recordChange, refuseDoubleStar } from './context.ts';
 import * as db from './db.ts';
-import { findRoleCycle, invalidParameterizedScope, scopeToHoldForGranting } from './role-checks.ts';
+import { scopeToHoldForGranting } from './role-checks.ts';
 import {
   CreateRoleRequest,
   GetRoleResponse,
@@ -32,24 +38,12 @@ export function roleEndpoints(ac: AuthContext): EndpointDeclaration[] {
     expandedScopes: ac.state.expand([`assume:${r.roleId}`]),
   });
 
-  function checkScopes(roleId: string, scopes: string[]): void {
+  function checkScopes(scopes: string[]): void {
     const doubleStar = refuseDoubleStar(scopes);
-    if (doubleStar)
+    if (doubleStar) {
       throw new ApiError(
         'InputError',
         `scope ${JSON.stringify(doubleStar)} ends with "**", which is not allowed`,
-      );
-    const badParam = invalidParameterizedScope(scopes);
-    if (badParam) {
-      throw new ApiError(
-        'InputError',
-        `scope ${JSON.stringify(badParam)} is not valid: a scope may hold <..> once, and not right after *`,
-      );
-    }
-    if (scopes.some((s) => s.includes('<..>')) && !roleId.endsWith('*')) {
-      throw new ApiError(
-        'InputError',
-        `only a role whose roleId ends in * can use <..> in its scopes; ${roleId} does not`,
       );
     }
   }
@@ -83,17 +77,15 @@ export function roleEndpoints(ac: AuthContext): EndpointDeclaration[] {
     return row;
   }
 
-  function refuseCycle(all: db.RoleRow[], roleId: string, scopes: string[]): void {
-    const next = [...all.filter((r) => r.roleId !== roleId), { roleId, scopes }];
-    const cycle = findRoleCycle(next, roleId);
-    if (cycle) {
-      throw new ApiError(
-        'InputError',
-        `Roles may not contain dependency cycles; this change makes one: ${cycle.join(' -> ')}`,
-        {
-          cycle,
-        },
-      );
+  /** Refuses a role set with a dependency cycle or a malformed `<..>` scope, as upstream does. */
+  function refuseInvalid(all: db.RoleRow[], roleId: string, scopes: string[]): void {
+    try {
+      validateRoles([...all.filter((r) => r.roleId !== roleId), { roleId, scopes }]);
+    } catch (err) {
+      if (!(err instanceof RoleValidationError)) throw err;
+      const what =
+        err.code === 'DependencyCycleError' ? 'Roles may not contain dependency cycles' : 'Invalid scope';
+      throw new ApiError('InputError', `${what}: ${err.message}`, { cycle: err.cycle, scope: err.scope });
     }
   }
 
@@ -188,7 +180,7 @@ export function roleEndpoints(ac: AuthContext): EndpointDeclaration[] {
       category: 'Roles',
       handler: async ({ params, body, authorize, clientId: actor }) => {
         const { roleId } = params;
-        checkScopes(roleId, body.scopes);
+        checkScopes(body.scopes);
         authorize({ scopes: body.scopes.map(scopeToHoldForGranting) });
         const scopes = [...body.scopes].sort(scopeCompare);
         const row = await writeRole(roleId, actor, async (tx, existing, all) => {
@@ -202,7 +194,7 @@ export function roleEndpoints(ac: AuthContext): EndpointDeclaration[] {
               });
             return 'same';
           }
-          refuseCycle(all, roleId, scopes);
+          refuseInvalid(all, roleId, scopes);
           const now = ac.now();
           await db.insertRole(tx, {
             roleId,
@@ -232,7 +224,7 @@ export function roleEndpoints(ac: AuthContext): EndpointDeclaration[] {
       category: 'Roles',
       handler: async ({ params, body, authorize, clientId: actor }) => {
         const { roleId } = params;
-        checkScopes(roleId, body.scopes);
+        checkScopes(body.scopes);
         const row = await writeRole(roleId, actor, async (tx, existing, all) => {
           if (!existing) throw new ApiError('ResourceNotFound', `Role ${roleId} not found`);
           const granted = normalizeScopeSet(ac.state.expand(existing.scopes));
@@ -240,7 +232,7 @@ export function roleEndpoints(ac: AuthContext): EndpointDeclaration[] {
             .filter((s) => !satisfiesExpression(granted, s))
             .map(scopeToHoldForGranting);
           authorize({ scopesAdded });
-          refuseCycle(all, roleId, body.scopes);
+          refuseInvalid(all, roleId, body.scopes);
           await db.updateRole(tx, roleId, body.description, body.scopes, ac.now());
           return 'updated';
         });
