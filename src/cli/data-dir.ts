@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import slugid from 'slugid';
+import { isAlive } from '../platform/process.ts';
 import { UserError } from './fail.ts';
 
 /**
@@ -91,14 +92,5 @@ export class DataDir {
       accessToken: creds.accessToken,
     });
     return join(this.path, 'credentials.json');
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
