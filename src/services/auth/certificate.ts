@@ -63,16 +63,15 @@ function signedText(cert: Certificate, credentialName: string): string {
 }
 
 /**
- * Verifies a certificate against its issuer and returns the temporary access token (the Hawk
- * key). `issuerScopes` are the issuer's expanded scopes, which must cover the certificate's.
+ * Checks that the issuer may issue this certificate: its expanded scopes cover the
+ * certificate's, and it may create the clientId of named credentials.
  */
-export function verifyCertificate(
+export function checkIssuerScopes(
   cert: Certificate,
   credentialName: string,
   issuerId: string,
-  issuerAccessToken: string,
   issuerScopes: string[],
-): string {
+) {
   if (
     cert.issuer !== undefined &&
     !satisfiesExpression(issuerScopes, `auth:create-client:${credentialName}`)
@@ -87,6 +86,15 @@ export function verifyCertificate(
       `ext.certificate issuer ${issuerId} does not hold the certificate scopes ${missing.join(', ')}`,
     );
   }
+}
+
+/** Verifies the certificate's signature and returns the temporary access token (the Hawk key). */
+export function verifyCertificate(
+  cert: Certificate,
+  credentialName: string,
+  issuerId: string,
+  issuerAccessToken: string,
+): string {
   const expected = createHmac('sha256', issuerAccessToken).update(signedText(cert, credentialName)).digest();
   const given = Buffer.from(cert.signature, 'base64');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -2,11 +2,17 @@ import Hawk from 'hawk';
 import type { AuthenticationInput, AuthenticationResult, Authenticator } from '../../platform/api/types.ts';
 import {
   isValidScope,
+  LruCache,
   mergeScopeSets,
   normalizeScopeSet,
   satisfiesExpression,
 } from '../../platform/scopes/index.ts';
-import { CredentialError, checkCertificateShape, verifyCertificate } from './certificate.ts';
+import {
+  CredentialError,
+  checkCertificateShape,
+  checkIssuerScopes,
+  verifyCertificate,
+} from './certificate.ts';
 import type { NonceCache } from './nonce-cache.ts';
 
 /** A client as authentication needs it: its token and its already-expanded scopes. */
@@ -41,6 +47,7 @@ interface ResolvedCredentials {
   key: string;
   algorithm: 'sha256';
   clientId: string;
+  /** The credentials' scopes expanded, with the anonymous role's: what a request may do. */
   scopes: string[];
   expires: Date;
 }
@@ -82,6 +89,16 @@ function describeHawkError(err: unknown): string {
 /** Authenticates requests signed with Hawk headers or bewits, including temporary credentials. */
 export class HawkAuthenticator implements Authenticator {
   private readonly now: () => number;
+  /**
+   * Expansions are the costly part of a request for clients holding thousands of scopes, so
+   * they are kept per credentials object: AuthState replaces the object whenever the client or
+   * any role changes, which drops the entry with it.
+   */
+  private readonly clientScopes = new WeakMap<ClientCredentials, string[]>();
+  /** Per issuer and certificate signature (a valid signature pins the certificate's scopes). */
+  private readonly certificateScopes = new LruCache<string, { issuer: ClientCredentials; scopes: string[] }>(
+    10_000,
+  );
 
   constructor(private readonly opts: HawkAuthenticatorOptions) {
     this.now = opts.now ?? Date.now;
@@ -160,24 +177,28 @@ export class HawkAuthenticator implements Authenticator {
       if (!authorized.every(isValidScope)) {
         throw new CredentialError('ext.authorizedScopes must be an array of valid scopes');
       }
-      const held = this.opts.expand(mergeScopeSets(normalizeScopeSet(scopes), ANONYMOUS));
-      const lacking = authorized.filter((s: string) => !satisfiesExpression(held, s));
+      const lacking = authorized.filter((s: string) => !satisfiesExpression(scopes, s));
       if (lacking.length > 0) {
         throw new CredentialError(
           `Supplied credentials do not satisfy authorizedScopes; they lack: ${lacking.join(', ')}`,
         );
       }
-      scopes = authorized as string[];
+      scopes = this.withAnonymous(authorized as string[]);
     }
     this.opts.onUsed?.(creds.clientId);
     return {
       status: 'auth-success',
       scheme: 'hawk',
       clientId: creds.clientId,
-      scopes: this.opts.expand(mergeScopeSets(normalizeScopeSet(scopes), ANONYMOUS)),
+      scopes,
       expires: creds.expires,
       ...(hash ? { hash } : {}),
     };
+  }
+
+  /** What holding `scopes` (and, like every request, `assume:anonymous`) amounts to. */
+  private withAnonymous(scopes: readonly string[]): string[] {
+    return this.opts.expand(mergeScopeSets(normalizeScopeSet(scopes), ANONYMOUS));
   }
 
   /** Finds the Hawk key for `id`: the client's own token, or one derived from a certificate. */
@@ -185,12 +206,17 @@ export class HawkAuthenticator implements Authenticator {
     const now = this.now();
     if (ext.certificate === undefined) {
       const client = await this.usableClient(id, now);
+      let scopes = this.clientScopes.get(client);
+      if (!scopes) {
+        scopes = this.withAnonymous(client.expandedScopes);
+        this.clientScopes.set(client, scopes);
+      }
       return {
         id,
         key: client.accessToken,
         algorithm: 'sha256',
         clientId: id,
-        scopes: client.expandedScopes,
+        scopes,
         expires: client.expires,
       };
     }
@@ -206,9 +232,16 @@ export class HawkAuthenticator implements Authenticator {
     const cert = checkCertificateShape(ext.certificate, now);
     const issuerId = cert.issuer ?? id;
     const issuer = await this.usableClient(issuerId, now);
-    const key = verifyCertificate(cert, id, issuerId, issuer.accessToken, issuer.expandedScopes);
+    const key = verifyCertificate(cert, id, issuerId, issuer.accessToken);
+    const cacheKey = `${id}\n${cert.signature}`;
+    let cached = this.certificateScopes.get(cacheKey);
+    if (cached?.issuer !== issuer) {
+      checkIssuerScopes(cert, id, issuerId, issuer.expandedScopes);
+      cached = { issuer, scopes: this.withAnonymous(cert.scopes) };
+      this.certificateScopes.set(cacheKey, cached);
+    }
     const expires = new Date(Math.min(cert.expiry, issuer.expires.getTime()));
-    return { id, key, algorithm: 'sha256', clientId: id, scopes: cert.scopes, expires };
+    return { id, key, algorithm: 'sha256', clientId: id, scopes: cached.scopes, expires };
   }
 
   private async usableClient(clientId: string, now: number): Promise<ClientCredentials> {
