@@ -93,10 +93,12 @@ export function buildApiServer(opts: ApiServerOptions): FastifyInstance {
     });
   });
 
+  const requestLogging = opts.logger.isLevelEnabled('info');
   app.addHook('onResponse', async (request, reply) => {
     const ep = request.taskyardEndpoint;
     const seconds = reply.elapsedTime / 1000;
     metrics.observeRequest(ep?.service ?? 'none', ep?.name ?? 'none', reply.statusCode, seconds);
+    if (!requestLogging) return;
     opts.logger.info(
       {
         service: ep?.service,
