@@ -9,6 +9,8 @@ export function authResultJson(result: AuthenticationResult) {
   return { ...result, expires: result.expires.toJSON() };
 }
 
+const serializedScopeSets = new WeakMap<string[], string>();
+
 export function scopeEndpoints(ac: AuthContext): EndpointDeclaration[] {
   return [
     endpoint({
@@ -35,7 +37,18 @@ export function scopeEndpoints(ac: AuthContext): EndpointDeclaration[] {
         'The expanded scopes of the credentials that signed this request (after authorizedScopes).',
       stability: 'stable',
       category: 'Scopes and Auth',
-      handler: async ({ scopes }) => ({ scopes }),
+      handler: async ({ scopes, reply }) => {
+        // A client's scope set is one cached array until the client or a role changes, and it can
+        // hold thousands of scopes: serialize it once, not per request.
+        let body = serializedScopeSets.get(scopes);
+        if (body === undefined) {
+          body = JSON.stringify({ scopes });
+          serializedScopeSets.set(scopes, body);
+        }
+        reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store');
+        reply.send(body);
+        return undefined;
+      },
     }),
     endpoint({
       name: 'authenticateHawk',
