@@ -92,7 +92,6 @@ export function checkIssuerScopes(
 export function verifyCertificate(
   cert: Certificate,
   credentialName: string,
-  issuerId: string,
   issuerAccessToken: string,
 ): string {
   const expected = createHmac('sha256', issuerAccessToken).update(signedText(cert, credentialName)).digest();

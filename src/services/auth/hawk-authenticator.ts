@@ -232,7 +232,7 @@ export class HawkAuthenticator implements Authenticator {
     const cert = checkCertificateShape(ext.certificate, now);
     const issuerId = cert.issuer ?? id;
     const issuer = await this.usableClient(issuerId, now);
-    const key = verifyCertificate(cert, id, issuerId, issuer.accessToken);
+    const key = verifyCertificate(cert, id, issuer.accessToken);
     const cacheKey = `${id}\n${cert.signature}`;
     let cached = this.certificateScopes.get(cacheKey);
     if (cached?.issuer !== issuer) {
