@@ -12,9 +12,10 @@ import {
 } from './platform/events/index.ts';
 import { type AuthService, createAuthService } from './services/auth/index.ts';
 import { RemoteAuthenticator } from './services/auth/remote-authenticator.ts';
+import { createQueueService, type QueueService } from './services/queue/index.ts';
 
 /** Every service this build of Taskyard has. */
-export const SERVICE_NAMES = ['auth'] as const;
+export const SERVICE_NAMES = ['auth', 'queue'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface TaskyardOptions {
@@ -33,6 +34,7 @@ export interface TaskyardOptions {
 export interface Taskyard {
   app: FastifyInstance;
   auth?: AuthService;
+  queue?: QueueService;
   relay: OutboxRelay;
   /** The root URL, known once listening (or from configuration). */
   rootUrl(): string;
@@ -79,8 +81,19 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
   } else {
     authenticator = new RemoteAuthenticator(config.authUrl ?? rootUrl());
   }
+  let queue: QueueService | undefined;
+  if (opts.services.includes('queue')) {
+    queue = createQueueService({
+      database: opts.database,
+      logger,
+      now: opts.now,
+      backgroundLoops: opts.backgroundLoops,
+    });
+    await queue.start();
+  }
   const services: PublishedService[] = [];
   if (auth) services.push(published(auth.api, auth.exchanges));
+  if (queue) services.push(published(queue.api, queue.exchanges));
   const app = buildApiServer({
     services,
     authenticator,
@@ -98,6 +111,7 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
   return {
     app,
     auth,
+    queue,
     relay,
     rootUrl,
     async listen() {
@@ -109,6 +123,7 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
     async stop() {
       await app.close();
       await relay.stop();
+      await queue?.stop();
       await auth?.stop();
     },
   };

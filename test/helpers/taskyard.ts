@@ -2,7 +2,7 @@ import pino from 'pino';
 import slugid from 'slugid';
 import { type Config, configDefaults } from '../../src/platform/config.ts';
 import { type EventBus, InProcessBus } from '../../src/platform/events/index.ts';
-import { createTaskyard, type ServiceName, type Taskyard } from '../../src/server.ts';
+import { createTaskyard, SERVICE_NAMES, type ServiceName, type Taskyard } from '../../src/server.ts';
 import { TokenCipher } from '../../src/services/auth/token-crypto.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -55,7 +55,7 @@ export async function startTestTaskyard(
   };
   const taskyard = await createTaskyard({
     config,
-    services: opts.services ?? ['auth'],
+    services: opts.services ?? [...SERVICE_NAMES],
     database: testDb.db,
     bus,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

@@ -1,0 +1,102 @@
+import type { Logger } from 'pino';
+import type { Database } from '../../platform/db/index.ts';
+import * as db from './db.ts';
+import { scheduleTask } from './transitions.ts';
+
+/**
+ * The dependency loop: takes resolutions recorded by resolveRun (queue_resolved_tasks), marks
+ * the matching dependency edges satisfied, and schedules dependents whose counter reaches zero.
+ * It costs O(dependents) per resolution and runs outside the worker's request. Rows are taken
+ * with SKIP LOCKED, so any number of processes can run it; one resolution is handled in one
+ * transaction, exactly once.
+ */
+export class DependencyResolver {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private again = false;
+  private stopped = true;
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly database: Database,
+    private readonly logger: Logger,
+    private readonly now: () => Date,
+    private readonly pollMs = 1000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.unlisten = await this.database.listen('taskyard_queue_resolved', () => this.wake());
+    this.timer = setInterval(() => this.wake(), this.pollMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.unlisten?.();
+    while (this.running) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** Resolves once nothing is left to process (for tests). */
+  async drain(): Promise<void> {
+    while ((await this.processBatch()) > 0) {
+      // keep going
+    }
+  }
+
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void (async () => {
+      try {
+        do {
+          this.again = false;
+          while (!this.stopped && (await this.processBatch()) > 0) {
+            // drain
+          }
+        } while (this.again && !this.stopped);
+      } catch (err) {
+        this.logger.error({ err }, 'dependency resolution failed; will retry');
+      } finally {
+        this.running = false;
+      }
+    })();
+  }
+
+  /** Handles up to `limit` resolutions; returns how many. */
+  async processBatch(limit = 50): Promise<number> {
+    return this.database.transaction(async (tx) => {
+      const res = await tx.query<{ id: string; taskId: string; resolution: string }>(
+        `delete from queue_resolved_tasks where id in (
+           select id from queue_resolved_tasks order by id limit $1 for update skip locked)
+         returning id, task_id as "taskId", resolution`,
+        [limit],
+      );
+      for (const row of res.rows) {
+        const ready = await tx.query<{ taskId: string }>(
+          `with sat as (
+             update queue_task_dependencies set satisfied = true
+             where required_task_id = $1 and not satisfied and (requires = 'all-resolved' or $2 = 'completed')
+             returning dependent_task_id
+           )
+           update queue_tasks t set unsatisfied = t.unsatisfied - 1
+           from sat where t.task_id = sat.dependent_task_id
+           returning t.task_id as "taskId", t.unsatisfied, t.runs = '[]'::jsonb as unscheduled`,
+          [row.taskId, row.resolution],
+        );
+        for (const r of ready.rows as Array<{ taskId: string; unsatisfied: number; unscheduled: boolean }>) {
+          if (r.unsatisfied !== 0 || !r.unscheduled) continue;
+          const task = await db.getTask(tx, r.taskId, true);
+          if (task) await scheduleTask(tx, task, this.now());
+        }
+      }
+      return res.rows.length;
+    });
+  }
+}

@@ -1,0 +1,243 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+import type { Queryable } from '../../platform/db/index.ts';
+import {
+  type ExchangeDeclaration,
+  enqueueEvent,
+  type RoutingKeyPart,
+  reservedPart,
+  routesToCC,
+  routingKeyKindPart,
+  type ServiceExchanges,
+} from '../../platform/events/index.ts';
+import { TaskStatusSchema } from './schemas.ts';
+import { splitTaskQueueId, type TaskRecord, taskStatus } from './task-record.ts';
+
+const part = (name: string, summary: string, required: boolean, maxSize: number): RoutingKeyPart => ({
+  name,
+  summary,
+  required,
+  maxSize,
+});
+
+/** primary.<taskId>.<runId>.<workerGroup>.<workerId>.<provisionerId>.<workerType>.<schedulerId>.<taskGroupId>.# */
+function taskKey(required: { runId: boolean; worker: boolean }): RoutingKeyPart[] {
+  return [
+    routingKeyKindPart,
+    part('taskId', '`taskId` of the task this message concerns', true, 22),
+    part('runId', '`runId` of the latest run, `_` when there is none', required.runId, 3),
+    part('workerGroup', '`workerGroup` of the latest run, `_` when not claimed', required.worker, 38),
+    part('workerId', '`workerId` of the latest run, `_` when not claimed', required.worker, 38),
+    part('provisionerId', 'first half of the `taskQueueId`', true, 38),
+    part('workerType', 'second half of the `taskQueueId`', true, 38),
+    part('schedulerId', '`schedulerId` of the task', true, 38),
+    part('taskGroupId', '`taskGroupId` of the task', true, 22),
+    reservedPart,
+  ];
+}
+
+const groupKey: RoutingKeyPart[] = [
+  routingKeyKindPart,
+  part('taskGroupId', '`taskGroupId` of the task group', true, 22),
+  part('schedulerId', '`schedulerId` of the task group', true, 38),
+  reservedPart,
+];
+
+const message = (id: string, fields: Record<string, TSchema>) =>
+  Type.Object(
+    { version: Type.Literal(1), status: TaskStatusSchema, ...fields },
+    { $id: id, additionalProperties: false },
+  );
+const worker = {
+  workerGroup: Type.Optional(Type.String({ maxLength: 38 })),
+  workerId: Type.Optional(Type.String({ maxLength: 38 })),
+};
+const resolvedMessage = (id: string) =>
+  message(id, {
+    runId: Type.Optional(Type.Integer({ minimum: 0 })),
+    task: Type.Object({ tags: Type.Record(Type.String(), Type.String()) }),
+    ...worker,
+  });
+
+function decl(
+  exchange: string,
+  title: string,
+  description: string,
+  routingKey: RoutingKeyPart[],
+  schema: TSchema,
+): ExchangeDeclaration {
+  const name = exchange.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return { exchange, name, title, description, routingKey, schema };
+}
+
+export const queueExchanges = {
+  serviceName: 'queue',
+  projectName: 'taskcluster-queue',
+  title: 'Queue AMQP Exchanges',
+  description: 'Messages about tasks, runs, artifacts and task groups, as their state changes.',
+  exchanges: [
+    decl(
+      'task-defined',
+      'Task Defined Messages',
+      'A task was defined (created or defined without scheduling).',
+      taskKey({ runId: false, worker: false }),
+      message('task-defined-message', {}),
+    ),
+    decl(
+      'task-pending',
+      'Task Pending Messages',
+      'A run of a task became pending: a worker may claim it.',
+      taskKey({ runId: true, worker: false }),
+      message('task-pending-message', { runId: Type.Integer({ minimum: 0 }) }),
+    ),
+    decl(
+      'task-running',
+      'Task Running Messages',
+      'A worker claimed a run of a task and runs it.',
+      taskKey({ runId: true, worker: true }),
+      message('task-running-message', {
+        runId: Type.Integer({ minimum: 0 }),
+        workerGroup: Type.String({ maxLength: 38 }),
+        workerId: Type.String({ maxLength: 38 }),
+        takenUntil: Type.String({ format: 'date-time' }),
+      }),
+    ),
+    decl(
+      'artifact-created',
+      'Artifact Creation Messages',
+      'An artifact was created for a run.',
+      taskKey({ runId: true, worker: true }),
+      message('artifact-created-message', {
+        artifact: Type.Object({
+          storageType: Type.String(),
+          name: Type.String(),
+          expires: Type.String({ format: 'date-time' }),
+          contentType: Type.String(),
+        }),
+        runId: Type.Integer({ minimum: 0 }),
+        workerGroup: Type.String({ maxLength: 38 }),
+        workerId: Type.String({ maxLength: 38 }),
+      }),
+    ),
+    decl(
+      'task-completed',
+      'Task Completed Messages',
+      'A run of a task completed successfully.',
+      taskKey({ runId: true, worker: true }),
+      resolvedMessage('task-completed-message'),
+    ),
+    decl(
+      'task-failed',
+      'Task Failed Messages',
+      'A run of a task failed.',
+      taskKey({ runId: false, worker: false }),
+      resolvedMessage('task-failed-message'),
+    ),
+    decl(
+      'task-exception',
+      'Task Exception Messages',
+      'A run of a task was resolved as an exception (canceled, deadline exceeded, claim expired, ...).',
+      taskKey({ runId: false, worker: false }),
+      resolvedMessage('task-exception-message'),
+    ),
+    decl(
+      'task-group-resolved',
+      'Task Group Resolved Messages',
+      'No task of the group is unresolved any more.',
+      groupKey,
+      Type.Object(
+        { taskGroupId: Type.String(), schedulerId: Type.String() },
+        { $id: 'task-group-changed-message', additionalProperties: false },
+      ),
+    ),
+    decl(
+      'task-group-sealed',
+      'Task Group Sealed Messages',
+      'The task group was sealed: it takes no new tasks.',
+      groupKey,
+      Type.Object(
+        { taskGroupId: Type.String(), schedulerId: Type.String() },
+        { $id: 'task-group-changed-message', additionalProperties: false },
+      ),
+    ),
+    decl(
+      'task-priority-changed',
+      'Task Priority Changed Messages',
+      'The priority of a task was changed.',
+      taskKey({ runId: false, worker: false }),
+      Type.Object(
+        {
+          version: Type.Literal(1),
+          status: TaskStatusSchema,
+          task: Type.Object({ priority: Type.String() }),
+        },
+        { $id: 'task-priority-changed-message', additionalProperties: false },
+      ),
+    ),
+    decl(
+      'task-group-priority-changed',
+      'Task Group Priority Changed Messages',
+      'The priority of the unresolved tasks of a group was changed.',
+      groupKey,
+      Type.Object(
+        {
+          version: Type.Literal(1),
+          taskGroupId: Type.String(),
+          schedulerId: Type.String(),
+          priority: Type.String(),
+          taskIds: Type.Array(Type.String()),
+        },
+        { $id: 'task-group-priority-changed-message', additionalProperties: false },
+      ),
+    ),
+  ],
+} satisfies ServiceExchanges;
+
+const byName = new Map(queueExchanges.exchanges.map((d) => [d.exchange, d]));
+
+/** Writes a task event to the outbox, CC'd to the task's routes. */
+export async function publishTaskEvent(
+  tx: Queryable,
+  exchange: string,
+  task: TaskRecord,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  const d = byName.get(exchange)!;
+  const last = task.runs[task.runs.length - 1];
+  const runId = (fields.runId as number | undefined) ?? last?.runId;
+  const run = runId === undefined ? undefined : task.runs[runId];
+  await enqueueEvent(
+    tx,
+    queueExchanges,
+    d,
+    { version: 1, status: taskStatus(task), ...fields },
+    {
+      taskId: task.taskId,
+      runId,
+      workerGroup: run?.workerGroup,
+      workerId: run?.workerId,
+      ...splitTaskQueueId(task.taskQueueId),
+      schedulerId: task.schedulerId,
+      taskGroupId: task.taskGroupId,
+    },
+    routesToCC(task.routes),
+  );
+}
+
+export async function publishTaskGroupEvent(
+  tx: Queryable,
+  exchange: 'task-group-resolved' | 'task-group-sealed' | 'task-group-priority-changed',
+  taskGroupId: string,
+  schedulerId: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await enqueueEvent(
+    tx,
+    queueExchanges,
+    byName.get(exchange)!,
+    { taskGroupId, schedulerId, ...extra },
+    {
+      taskGroupId,
+      schedulerId,
+    },
+  );
+}

@@ -1,0 +1,189 @@
+import type { Queryable } from '../../platform/db/index.ts';
+import * as db from './db.ts';
+import { publishTaskEvent, publishTaskGroupEvent } from './events.ts';
+import {
+  isResolvedState,
+  priorityRank,
+  RETRIED_EXCEPTIONS,
+  type ReasonCreated,
+  type ReasonResolved,
+  type Run,
+  type TaskRecord,
+  taskState,
+} from './task-record.ts';
+
+/**
+ * The state changes of a task, each applied to a row the caller holds locked (select ... for
+ * update) inside its transaction, with the events they cause written to the outbox in the same
+ * transaction. Callers save the task with db.saveTaskState afterwards (done here).
+ */
+
+/** Adds a pending run and queues it for claimWork. */
+export async function addPendingRun(
+  tx: Queryable,
+  task: TaskRecord,
+  reason: ReasonCreated,
+  now: Date,
+): Promise<Run> {
+  const run: Run = {
+    runId: task.runs.length,
+    state: 'pending',
+    reasonCreated: reason,
+    scheduled: now.toJSON(),
+  };
+  task.runs.push(run);
+  await db.saveTaskState(tx, task);
+  await db.addPending(tx, task, run.runId, priorityRank(task.priority));
+  await publishTaskEvent(tx, 'task-pending', task, { runId: run.runId });
+  return run;
+}
+
+/** An unscheduled task gets its first run (dependencies satisfied, or scheduleTask). */
+export async function scheduleTask(tx: Queryable, task: TaskRecord, now: Date): Promise<boolean> {
+  if (task.runs.length > 0 || task.resolved) return false;
+  if (now >= task.deadline) return false;
+  await addPendingRun(tx, task, 'scheduled', now);
+  return true;
+}
+
+export async function claimRun(
+  tx: Queryable,
+  task: TaskRecord,
+  runId: number,
+  worker: { workerGroup: string; workerId: string },
+  takenUntil: Date,
+  now: Date,
+): Promise<Run> {
+  const run = task.runs[runId];
+  run.state = 'running';
+  run.workerGroup = worker.workerGroup;
+  run.workerId = worker.workerId;
+  run.takenUntil = takenUntil.toJSON();
+  run.started = now.toJSON();
+  task.takenUntil = takenUntil;
+  await db.saveTaskState(tx, task);
+  await db.removePending(tx, task.taskId, runId);
+  await publishTaskEvent(tx, 'task-running', task, {
+    runId,
+    workerGroup: worker.workerGroup,
+    workerId: worker.workerId,
+    takenUntil: run.takenUntil,
+  });
+  return run;
+}
+
+export async function reclaimRun(
+  tx: Queryable,
+  task: TaskRecord,
+  runId: number,
+  takenUntil: Date,
+): Promise<Run> {
+  const run = task.runs[runId];
+  run.takenUntil = takenUntil.toJSON();
+  task.takenUntil = takenUntil;
+  await db.saveTaskState(tx, task);
+  return run;
+}
+
+/**
+ * Resolves a run (completed, failed or exception). Retryable exceptions add a new pending run
+ * while retries last; otherwise the task is resolved: its group's count of unresolved tasks
+ * drops (announcing task-group-resolved at zero) and its dependents are queued for the
+ * dependency loop, which runs outside this transaction.
+ */
+export async function resolveRun(
+  tx: Queryable,
+  task: TaskRecord,
+  runId: number,
+  state: 'completed' | 'failed' | 'exception',
+  reason: ReasonResolved,
+  now: Date,
+): Promise<void> {
+  const run = task.runs[runId];
+  const wasPending = run.state === 'pending';
+  run.state = state;
+  run.reasonResolved = reason;
+  run.resolved = now.toJSON();
+  delete run.takenUntil;
+  task.takenUntil = null;
+  if (wasPending) await db.removePending(tx, task.taskId, runId);
+  const worker = run.workerGroup ? { workerGroup: run.workerGroup, workerId: run.workerId } : {};
+  const exchange =
+    state === 'completed' ? 'task-completed' : state === 'failed' ? 'task-failed' : 'task-exception';
+  const retry = state === 'exception' ? RETRIED_EXCEPTIONS[reason] : undefined;
+  if (retry && task.retriesLeft > 0 && now < task.deadline) {
+    task.retriesLeft--;
+    await db.saveTaskState(tx, task);
+    await publishTaskEvent(tx, exchange, task, { runId, ...worker, task: { tags: task.tags } });
+    await addPendingRun(tx, task, retry, now);
+    return;
+  }
+  await markResolved(tx, task);
+  await publishTaskEvent(tx, exchange, task, { runId, ...worker, task: { tags: task.tags } });
+  await db.recordResolution(tx, task.taskId, state);
+  await countGroupResolution(tx, task);
+}
+
+/**
+ * Cancels or times out a task that is not resolved: a pending or running run becomes an
+ * exception; a task with no run gets one created as an exception.
+ */
+export async function resolveUnresolved(
+  tx: Queryable,
+  task: TaskRecord,
+  reason: 'canceled' | 'deadline-exceeded',
+  now: Date,
+): Promise<boolean> {
+  const state = taskState(task);
+  if (isResolvedState(state)) return false;
+  if (state === 'unscheduled') {
+    task.runs.push({
+      runId: 0,
+      state: 'exception',
+      reasonCreated: 'exception',
+      reasonResolved: reason,
+      scheduled: now.toJSON(),
+      resolved: now.toJSON(),
+    });
+    await markResolved(tx, task);
+    await publishTaskEvent(tx, 'task-exception', task, { runId: 0, task: { tags: task.tags } });
+    await db.recordResolution(tx, task.taskId, 'exception');
+    await countGroupResolution(tx, task);
+    return true;
+  }
+  await resolveRun(tx, task, task.runs.length - 1, 'exception', reason, now);
+  return true;
+}
+
+async function markResolved(tx: Queryable, task: TaskRecord): Promise<void> {
+  task.resolved = true;
+  task.takenUntil = null;
+  await db.saveTaskState(tx, task);
+}
+
+/** One fewer unresolved task in the group; at zero the group is resolved (announced once per time it gets there). */
+async function countGroupResolution(tx: Queryable, task: TaskRecord): Promise<void> {
+  const res = await tx.query<{ unresolved: number; schedulerId: string }>(
+    `update queue_task_groups set unresolved = unresolved - 1 where task_group_id = $1
+     returning unresolved, scheduler_id as "schedulerId"`,
+    [task.taskGroupId],
+  );
+  if (res.rows[0]?.unresolved === 0) {
+    await publishTaskGroupEvent(tx, 'task-group-resolved', task.taskGroupId, task.schedulerId);
+  }
+}
+
+/**
+ * A resolved (or never-run) task runs again: a new pending run, retries restored within the run
+ * limit, and a resolved task counts as unresolved in its group again.
+ */
+export async function rerun(tx: Queryable, task: TaskRecord, now: Date, maxRuns: number): Promise<void> {
+  if (task.resolved) {
+    await tx.query('update queue_task_groups set unresolved = unresolved + 1 where task_group_id = $1', [
+      task.taskGroupId,
+    ]);
+  }
+  task.resolved = false;
+  task.retriesLeft = Math.max(0, Math.min(task.retries, maxRuns - (task.runs.length + 1)));
+  await addPendingRun(tx, task, 'rerun', now);
+}

@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rejection } from '../../helpers/clients.ts';
+import { newTaskId, queueClient, taskDef } from '../../helpers/queue.ts';
+import { startTestTaskyard, type TestTaskyard } from '../../helpers/taskyard.ts';
+
+let ty: TestTaskyard;
+beforeAll(async () => {
+  ty = await startTestTaskyard();
+});
+afterAll(async () => ty?.stop());
+
+describe('creating tasks', () => {
+  it('creates a pending task with defaults filled in, and reads back its definition and status', async () => {
+    const queue = queueClient(ty);
+    const taskId = newTaskId();
+    const { status } = await queue.createTask(
+      taskId,
+      taskDef(ty, { provisionerId: 'p1', workerType: 'w1', taskQueueId: undefined }),
+    );
+    expect(status).toMatchObject({
+      taskId,
+      provisionerId: 'p1',
+      workerType: 'w1',
+      taskQueueId: 'p1/w1',
+      schedulerId: 'test-sched',
+      projectId: 'none',
+      taskGroupId: taskId,
+      retriesLeft: 5,
+      state: 'pending',
+      runs: [{ runId: 0, state: 'pending', reasonCreated: 'scheduled' }],
+    });
+    const task = await queue.task(taskId);
+    expect(task).toMatchObject({
+      requires: 'all-completed',
+      priority: 'lowest',
+      retries: 5,
+      routes: [],
+      tags: {},
+      extra: {},
+    });
+    expect(new Date(task.expires).getTime() - new Date(task.deadline).getTime()).toBeGreaterThan(
+      360 * 86400e3,
+    );
+    expect((await queue.status(taskId)).status.state).toBe('pending');
+  });
+
+  it('answers 200 to the same definition again and 409 to another one', async () => {
+    const queue = queueClient(ty);
+    const taskId = newTaskId();
+    const def = taskDef(ty);
+    await queue.createTask(taskId, def);
+    expect((await queue.createTask(taskId, def)).status.taskId).toBe(taskId);
+    const err = await rejection(queue.createTask(taskId, { ...def, payload: { other: true } }));
+    expect(err.statusCode).toBe(409);
+  });
+
+  it('refuses bad definitions with a clear 400 and creates nothing', async () => {
+    const queue = queueClient(ty);
+    const now = ty.clock.now.getTime();
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ deadline: new Date(now - 1000).toJSON() }, /deadline.*past/],
+      [{ created: new Date(now - 3600_000).toJSON() }, /created/],
+      [{ deadline: new Date(now + 6 * 86400e3).toJSON() }, /deadline/],
+      [{ expires: new Date(now + 60_000).toJSON() }, /expires/],
+      [{ payload: 'not an object' }, /body\.payload/],
+      [{ dependencies: [newTaskId()] }, /do not exist/],
+      [{ dependencies: Array.from({ length: 10_001 }, () => newTaskId()) }, /10000|dependencies/],
+      [{ taskQueueId: undefined }, /taskQueueId/],
+      [{ scopes: ['a**'] }, /\*\*/],
+    ];
+    for (const [over, message] of cases) {
+      const taskId = newTaskId();
+      const err = await rejection(queue.createTask(taskId, taskDef(ty, over)));
+      expect(err.statusCode, JSON.stringify(over).slice(0, 80)).toBe(400);
+      expect(err.message).toMatch(message);
+      expect((await rejection(queue.status(taskId))).statusCode).toBe(404);
+    }
+  });
+
+  it('requires the scopes of the task, its routes, scheduler, project and priority', async () => {
+    const { makeClient } = await import('../../helpers/clients.ts');
+    const creds = await makeClient(ty, 'queue/creator', [
+      'queue:create-task:high:test-prov/test-worker',
+      'queue:scheduler-id:test-sched',
+      'queue:create-task:project:none',
+      'queue:route:ok.*',
+    ]);
+    const queue = queueClient(ty, creds);
+    await queue.createTask(newTaskId(), taskDef(ty, { priority: 'medium', routes: ['ok.1'] }));
+    for (const over of [
+      { priority: 'very-high' },
+      { routes: ['other.1'] },
+      { scopes: ['secret:x'] },
+      { schedulerId: 'other' },
+    ]) {
+      const err = await rejection(queue.createTask(newTaskId(), taskDef(ty, over)));
+      expect(err.statusCode, JSON.stringify(over)).toBe(403);
+    }
+  });
+
+  it('keeps a task group to one schedulerId', async () => {
+    const queue = queueClient(ty);
+    const taskGroupId = newTaskId();
+    await queue.createTask(newTaskId(), taskDef(ty, { taskGroupId }));
+    const err = await rejection(
+      queue.createTask(newTaskId(), taskDef(ty, { taskGroupId, schedulerId: 'another' })),
+    );
+    expect(err.statusCode).toBe(409);
+  });
+});
+
+describe('dependencies', () => {
+  it('schedules all-resolved dependents when a dependency resolves any way, but not all-completed ones', async () => {
+    const queue = queueClient(ty);
+    const dep = newTaskId();
+    const anyWay = newTaskId();
+    const onlyCompleted = newTaskId();
+    await queue.createTask(dep, taskDef(ty));
+    await queue.createTask(anyWay, taskDef(ty, { dependencies: [dep], requires: 'all-resolved' }));
+    await queue.createTask(onlyCompleted, taskDef(ty, { dependencies: [dep] }));
+    expect((await queue.status(anyWay)).status.state).toBe('unscheduled');
+    await queue.cancelTask(dep);
+    await ty.taskyard.queue!.dependencyResolver.drain();
+    expect((await queue.status(anyWay)).status.state).toBe('pending');
+    expect((await queue.status(onlyCompleted)).status.state).toBe('unscheduled');
+    const dependents = await queue.listDependentTasks(dep);
+    expect(dependents.tasks.map((t: { status: { taskId: string } }) => t.status.taskId).sort()).toEqual(
+      [anyWay, onlyCompleted].sort(),
+    );
+  });
+
+  it('keeps a self-dependent task unscheduled until scheduleTask', async () => {
+    const queue = queueClient(ty);
+    const taskId = newTaskId();
+    await queue.createTask(taskId, taskDef(ty, { dependencies: [taskId] }));
+    expect((await queue.status(taskId)).status.state).toBe('unscheduled');
+    expect((await queue.scheduleTask(taskId)).status.state).toBe('pending');
+  });
+});
+
+describe('cancel and rerun', () => {
+  it('cancels an unscheduled task with an exception run, and reruns it', async () => {
+    const queue = queueClient(ty);
+    const taskId = newTaskId();
+    await queue.createTask(taskId, taskDef(ty, { dependencies: [taskId] }));
+    const { status } = await queue.cancelTask(taskId);
+    expect(status.runs).toEqual([
+      expect.objectContaining({
+        runId: 0,
+        state: 'exception',
+        reasonCreated: 'exception',
+        reasonResolved: 'canceled',
+      }),
+    ]);
+    const again = await queue.cancelTask(taskId);
+    expect(again.status.runs).toHaveLength(1);
+    const rerun = await queue.rerunTask(taskId);
+    expect(rerun.status.state).toBe('pending');
+    expect(rerun.status.runs[1]).toMatchObject({ runId: 1, reasonCreated: 'rerun' });
+  });
+});
