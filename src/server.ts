@@ -53,6 +53,18 @@ function published(api: PublishedService['api'], exchanges?: ServiceExchanges): 
   };
 }
 
+/** The queue's own client, from the static clients: it signs the credentials of claimed tasks. */
+export const QUEUE_CLIENT_ID = 'static/taskcluster/queue';
+function queueCredentials(config: Config): { clientId: string; accessToken: string } {
+  const client = config.staticClients.find((c) => c.clientId === QUEUE_CLIENT_ID);
+  if (!client) {
+    throw new ConfigError(
+      `the queue service needs the static client ${QUEUE_CLIENT_ID} (with scopes ["*"]) in staticClients (TASKYARD_STATIC_CLIENTS): it issues the credentials of claimed tasks`,
+    );
+  }
+  return { clientId: client.clientId, accessToken: client.accessToken };
+}
+
 /** Builds the services of one process, their HTTP server and the outbox relay. */
 export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
   const { config, logger } = opts;
@@ -88,6 +100,7 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
       logger,
       now: opts.now,
       backgroundLoops: opts.backgroundLoops,
+      credentials: queueCredentials(config),
     });
     await queue.start();
   }

@@ -66,13 +66,13 @@ export class DataDir {
     writeFileSync(join(this.path, name), `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   }
 
-  /** The access token encryption key, made on first start. */
-  accessTokenKey(): string {
-    const existing = this.readJson<{ accessTokenKey?: string }>('secrets.json');
-    if (existing?.accessTokenKey) return existing.accessTokenKey;
-    const key = randomBytes(32).toString('base64');
-    this.writeSecret('secrets.json', { accessTokenKey: key });
-    return key;
+  /** A secret kept in secrets.json, made by `make` on first use and the same ever after. */
+  secret(name: string, make: () => string): string {
+    const existing = this.readJson<Record<string, string>>('secrets.json') ?? {};
+    if (existing[name]) return existing[name];
+    const value = make();
+    this.writeSecret('secrets.json', { ...existing, [name]: value });
+    return value;
   }
 
   /** The root client's credentials, made on first start and kept. */

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import slugid from 'slugid';
 import { loadConfig } from '../platform/config.ts';
 import { Database, migrate, startEmbeddedPostgres } from '../platform/db/index.ts';
 import { InProcessBus } from '../platform/events/index.ts';
 import { createLogger } from '../platform/log.ts';
-import { createTaskyard, SERVICE_NAMES } from '../server.ts';
+import { createTaskyard, QUEUE_CLIENT_ID, SERVICE_NAMES } from '../server.ts';
 import { DataDir } from './data-dir.ts';
 import { runUntilSignal } from './run-until-signal.ts';
 
@@ -24,7 +26,8 @@ export async function upCommand(opts: { port: number; dataDir: string }): Promis
     });
     const config = {
       ...base,
-      accessTokenKey: base.accessTokenKey ?? dir.accessTokenKey(),
+      accessTokenKey:
+        base.accessTokenKey ?? dir.secret('accessTokenKey', () => randomBytes(32).toString('base64')),
       staticClients: [
         {
           clientId: root.clientId,
@@ -32,7 +35,13 @@ export async function upCommand(opts: { port: number; dataDir: string }): Promis
           description: 'Root client of taskyard up',
           scopes: ['*'],
         },
-        ...base.staticClients.filter((c) => c.clientId !== root.clientId),
+        {
+          clientId: QUEUE_CLIENT_ID,
+          accessToken: dir.secret('queueAccessToken', () => slugid.v4() + slugid.v4()),
+          description: 'The queue: issues the credentials of claimed tasks',
+          scopes: ['*'],
+        },
+        ...base.staticClients.filter((c) => c.clientId !== root.clientId && c.clientId !== QUEUE_CLIENT_ID),
       ],
     };
     const logger = createLogger(config.logLevel, { proc: 'up' });

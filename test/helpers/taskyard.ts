@@ -49,7 +49,10 @@ export async function startTestTaskyard(
     port: 0,
     host: '127.0.0.1',
     accessTokenKey: TokenCipher.generateKey(),
-    staticClients: [{ ...root, scopes: ['*'] }],
+    staticClients: [
+      { ...root, scopes: ['*'] },
+      { clientId: 'static/taskcluster/queue', accessToken: slugid.v4() + slugid.v4(), scopes: ['*'] },
+    ],
     logLevel: 'silent',
     ...opts.config,
   };

@@ -25,4 +25,9 @@ export interface QueueContext {
   logger: Logger;
   now: () => Date;
   settings: QueueSettings;
+  /**
+   * The queue's own client (static/taskcluster/queue): it issues the temporary credentials of
+   * claimed tasks, so it must hold every scope a task may carry (`*`).
+   */
+  credentials?: { clientId: string; accessToken: string };
 }

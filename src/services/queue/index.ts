@@ -1,16 +1,22 @@
 import type { Logger } from 'pino';
 import type { ServiceApi } from '../../platform/api/types.ts';
 import type { Database } from '../../platform/db/index.ts';
+import { artifactEndpoints } from './api-artifacts.ts';
+import { claimEndpoints } from './api-claims.ts';
+import { groupEndpoints } from './api-groups.ts';
 import { taskEndpoints } from './api-tasks.ts';
+import { workerEndpoints } from './api-workers.ts';
 import { defaultQueueSettings, type QueueContext, type QueueSettings } from './context.ts';
 import { DependencyResolver } from './dependency-resolver.ts';
 import { queueExchanges } from './events.ts';
+import { startQueueLoops } from './loops.ts';
 
 export interface QueueServiceOptions {
   database: Database;
   logger: Logger;
   now?: () => Date;
   settings?: Partial<QueueSettings>;
+  credentials?: { clientId: string; accessToken: string };
   /** Run the background loops (dependency resolution, claim expiry, deadlines, expiry) here. */
   backgroundLoops?: boolean;
 }
@@ -30,6 +36,7 @@ export function createQueueService(opts: QueueServiceOptions): QueueService {
     logger: opts.logger.child({ service: 'queue' }),
     now: opts.now ?? (() => new Date()),
     settings: { ...defaultQueueSettings, ...opts.settings },
+    credentials: opts.credentials,
   };
   const dependencyResolver = new DependencyResolver(context.database, context.logger, context.now);
   const api: ServiceApi = {
@@ -37,17 +44,28 @@ export function createQueueService(opts: QueueServiceOptions): QueueService {
     title: 'Queue',
     description:
       'The queue: tasks with dependencies and task groups, pulled by workers, with artifacts. Every change is announced on the queue exchanges.',
-    endpoints: [...taskEndpoints(context)],
+    endpoints: [
+      ...taskEndpoints(context),
+      ...groupEndpoints(context),
+      ...claimEndpoints(context),
+      ...artifactEndpoints(context),
+      ...workerEndpoints(context),
+    ],
   };
+  let stopLoops: (() => Promise<void>) | undefined;
   return {
     api,
     exchanges: queueExchanges,
     context,
     dependencyResolver,
     async start() {
-      if (opts.backgroundLoops !== false) await dependencyResolver.start();
+      if (opts.backgroundLoops !== false) {
+        await dependencyResolver.start();
+        stopLoops = await startQueueLoops(context);
+      }
     },
     async stop() {
+      await stopLoops?.();
       await dependencyResolver.stop();
     },
   };

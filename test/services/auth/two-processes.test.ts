@@ -12,7 +12,7 @@ describe('two processes sharing a database', () => {
       database: a.testDb,
       config: {
         accessTokenKey: a.config.accessTokenKey,
-        staticClients: [{ ...a.root, scopes: ['*'] }],
+        staticClients: a.config.staticClients,
       },
     });
   });
