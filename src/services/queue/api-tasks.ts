@@ -294,7 +294,22 @@ export function taskEndpoints(ctx: QueueContext): EndpointDeclaration[] {
         authorize({ taskId: task.taskId, taskQueueId: task.taskQueueId });
         const updated = await ctx.database.transaction(async (tx) => {
           const locked = (await db.getTask(tx, params.taskId, true))!;
-          if (locked.priority === body.newPriority) return locked;
+          if (ctx.now() >= locked.deadline) {
+            throw new ApiError('RequestConflict', `task ${locked.taskId} is past its deadline`);
+          }
+          if (locked.everResolved || locked.resolved) {
+            throw new ApiError(
+              'RequestConflict',
+              `task ${locked.taskId} has been resolved and cannot be reprioritized`,
+            );
+          }
+          if (locked.priority === body.newPriority) {
+            throw new ApiError(
+              'RequestConflict',
+              `task ${locked.taskId} already has priority ${body.newPriority}`,
+            );
+          }
+          const oldPriority = locked.priority;
           locked.priority = body.newPriority;
           await db.saveTaskState(tx, locked);
           await tx.query('update queue_pending set priority = $2 where task_id = $1', [
@@ -302,7 +317,8 @@ export function taskEndpoints(ctx: QueueContext): EndpointDeclaration[] {
             priorityRank(locked.priority),
           ]);
           await publishTaskEvent(tx, 'task-priority-changed', locked, {
-            task: { priority: locked.priority },
+            oldPriority,
+            newPriority: locked.priority,
           });
           return locked;
         });

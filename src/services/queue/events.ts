@@ -42,6 +42,18 @@ const groupKey: RoutingKeyPart[] = [
   reservedPart,
 ];
 
+const Tags = Type.Object({ tags: Type.Record(Type.String(), Type.String()) });
+const groupMessage = (id: string) =>
+  Type.Object(
+    {
+      version: Type.Literal(1),
+      taskGroupId: Type.String(),
+      schedulerId: Type.String(),
+      expires: Type.String({ format: 'date-time' }),
+      sealed: Type.Optional(Type.String({ format: 'date-time' })),
+    },
+    { $id: id, additionalProperties: false },
+  );
 const message = (id: string, fields: Record<string, TSchema>) =>
   Type.Object(
     { version: Type.Literal(1), status: TaskStatusSchema, ...fields },
@@ -54,7 +66,7 @@ const worker = {
 const resolvedMessage = (id: string) =>
   message(id, {
     runId: Type.Optional(Type.Integer({ minimum: 0 })),
-    task: Type.Object({ tags: Type.Record(Type.String(), Type.String()) }),
+    task: Tags,
     ...worker,
   });
 
@@ -80,14 +92,14 @@ export const queueExchanges = {
       'Task Defined Messages',
       'A task was defined (created or defined without scheduling).',
       taskKey({ runId: false, worker: false }),
-      message('task-defined-message', {}),
+      message('task-defined-message', { task: Tags }),
     ),
     decl(
       'task-pending',
       'Task Pending Messages',
       'A run of a task became pending: a worker may claim it.',
       taskKey({ runId: true, worker: false }),
-      message('task-pending-message', { runId: Type.Integer({ minimum: 0 }) }),
+      message('task-pending-message', { task: Tags, runId: Type.Integer({ minimum: 0 }) }),
     ),
     decl(
       'task-running',
@@ -95,6 +107,7 @@ export const queueExchanges = {
       'A worker claimed a run of a task and runs it.',
       taskKey({ runId: true, worker: true }),
       message('task-running-message', {
+        task: Tags,
         runId: Type.Integer({ minimum: 0 }),
         workerGroup: Type.String({ maxLength: 38 }),
         workerId: Type.String({ maxLength: 38 }),
@@ -144,34 +157,21 @@ export const queueExchanges = {
       'Task Group Resolved Messages',
       'No task of the group is unresolved any more.',
       groupKey,
-      Type.Object(
-        { taskGroupId: Type.String(), schedulerId: Type.String() },
-        { $id: 'task-group-changed-message', additionalProperties: false },
-      ),
+      groupMessage('task-group-changed-message'),
     ),
     decl(
       'task-group-sealed',
       'Task Group Sealed Messages',
       'The task group was sealed: it takes no new tasks.',
       groupKey,
-      Type.Object(
-        { taskGroupId: Type.String(), schedulerId: Type.String() },
-        { $id: 'task-group-changed-message', additionalProperties: false },
-      ),
+      groupMessage('task-group-changed-message'),
     ),
     decl(
       'task-priority-changed',
       'Task Priority Changed Messages',
       'The priority of a task was changed.',
       taskKey({ runId: false, worker: false }),
-      Type.Object(
-        {
-          version: Type.Literal(1),
-          status: TaskStatusSchema,
-          task: Type.Object({ priority: Type.String() }),
-        },
-        { $id: 'task-priority-changed-message', additionalProperties: false },
-      ),
+      message('task-priority-changed-message', { oldPriority: Type.String(), newPriority: Type.String() }),
     ),
     decl(
       'task-group-priority-changed',
@@ -183,8 +183,8 @@ export const queueExchanges = {
           version: Type.Literal(1),
           taskGroupId: Type.String(),
           schedulerId: Type.String(),
-          priority: Type.String(),
-          taskIds: Type.Array(Type.String()),
+          newPriority: Type.String(),
+          tasksAffected: Type.Integer({ minimum: 0 }),
         },
         { $id: 'task-group-priority-changed-message', additionalProperties: false },
       ),
@@ -194,7 +194,10 @@ export const queueExchanges = {
 
 const byName = new Map(queueExchanges.exchanges.map((d) => [d.exchange, d]));
 
-/** Writes a task event to the outbox, CC'd to the task's routes. */
+/** Exchanges whose messages carry no `task: {tags}`. */
+const WITHOUT_TASK_FIELD = new Set(['artifact-created', 'task-priority-changed']);
+
+/** Writes a task event to the outbox, CC'd to the task's routes (`route.<route>`). */
 export async function publishTaskEvent(
   tx: Queryable,
   exchange: string,
@@ -202,19 +205,22 @@ export async function publishTaskEvent(
   fields: Record<string, unknown>,
 ): Promise<void> {
   const d = byName.get(exchange)!;
-  const last = task.runs[task.runs.length - 1];
-  const runId = (fields.runId as number | undefined) ?? last?.runId;
-  const run = runId === undefined ? undefined : task.runs[runId];
   await enqueueEvent(
     tx,
     queueExchanges,
     d,
-    { version: 1, status: taskStatus(task), ...fields },
+    {
+      version: 1,
+      status: taskStatus(task),
+      ...(WITHOUT_TASK_FIELD.has(exchange) ? {} : { task: { tags: task.tags } }),
+      ...fields,
+    },
     {
       taskId: task.taskId,
-      runId,
-      workerGroup: run?.workerGroup,
-      workerId: run?.workerId,
+      // As upstream: the routing key's run and worker words come from the message, not the status.
+      runId: fields.runId as number | undefined,
+      workerGroup: fields.workerGroup as string | undefined,
+      workerId: fields.workerId as string | undefined,
       ...splitTaskQueueId(task.taskQueueId),
       schedulerId: task.schedulerId,
       taskGroupId: task.taskGroupId,
@@ -223,21 +229,31 @@ export async function publishTaskEvent(
   );
 }
 
+export interface GroupInfo {
+  taskGroupId: string;
+  schedulerId: string;
+  expires: Date;
+  sealed: Date | null;
+}
+
 export async function publishTaskGroupEvent(
   tx: Queryable,
   exchange: 'task-group-resolved' | 'task-group-sealed' | 'task-group-priority-changed',
-  taskGroupId: string,
-  schedulerId: string,
+  group: GroupInfo,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
-  await enqueueEvent(
-    tx,
-    queueExchanges,
-    byName.get(exchange)!,
-    { taskGroupId, schedulerId, ...extra },
-    {
-      taskGroupId,
-      schedulerId,
-    },
-  );
+  const body =
+    exchange === 'task-group-priority-changed'
+      ? { version: 1, taskGroupId: group.taskGroupId, schedulerId: group.schedulerId, ...extra }
+      : {
+          version: 1,
+          taskGroupId: group.taskGroupId,
+          schedulerId: group.schedulerId,
+          expires: group.expires.toJSON(),
+          ...(group.sealed ? { sealed: group.sealed.toJSON() } : {}),
+        };
+  await enqueueEvent(tx, queueExchanges, byName.get(exchange)!, body, {
+    taskGroupId: group.taskGroupId,
+    schedulerId: group.schedulerId,
+  });
 }

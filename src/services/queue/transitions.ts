@@ -1,6 +1,6 @@
 import type { Queryable } from '../../platform/db/index.ts';
 import * as db from './db.ts';
-import { publishTaskEvent, publishTaskGroupEvent } from './events.ts';
+import { type GroupInfo, publishTaskEvent, publishTaskGroupEvent } from './events.ts';
 import {
   isResolvedState,
   priorityRank,
@@ -114,12 +114,12 @@ export async function resolveRun(
   if (retry && task.retriesLeft > 0 && now < task.deadline) {
     task.retriesLeft--;
     await db.saveTaskState(tx, task);
-    await publishTaskEvent(tx, exchange, task, { runId, ...worker, task: { tags: task.tags } });
+    await publishTaskEvent(tx, exchange, task, { runId, ...worker });
     await addPendingRun(tx, task, retry, now);
     return;
   }
   await markResolved(tx, task);
-  await publishTaskEvent(tx, exchange, task, { runId, ...worker, task: { tags: task.tags } });
+  await publishTaskEvent(tx, exchange, task, { runId, ...worker });
   await db.recordResolution(tx, task.taskId, state);
   await countGroupResolution(tx, task);
 }
@@ -146,7 +146,7 @@ export async function resolveUnresolved(
       resolved: now.toJSON(),
     });
     await markResolved(tx, task);
-    await publishTaskEvent(tx, 'task-exception', task, { runId: 0, task: { tags: task.tags } });
+    await publishTaskEvent(tx, 'task-exception', task, { runId: 0 });
     await db.recordResolution(tx, task.taskId, 'exception');
     await countGroupResolution(tx, task);
     return true;
@@ -157,20 +157,19 @@ export async function resolveUnresolved(
 
 async function markResolved(tx: Queryable, task: TaskRecord): Promise<void> {
   task.resolved = true;
+  task.everResolved = true;
   task.takenUntil = null;
   await db.saveTaskState(tx, task);
 }
 
 /** One fewer unresolved task in the group; at zero the group is resolved (announced once per time it gets there). */
 async function countGroupResolution(tx: Queryable, task: TaskRecord): Promise<void> {
-  const res = await tx.query<{ unresolved: number; schedulerId: string }>(
+  const res = await tx.query<GroupInfo & { unresolved: number }>(
     `update queue_task_groups set unresolved = unresolved - 1 where task_group_id = $1
-     returning unresolved, scheduler_id as "schedulerId"`,
+     returning unresolved, task_group_id as "taskGroupId", scheduler_id as "schedulerId", expires, sealed`,
     [task.taskGroupId],
   );
-  if (res.rows[0]?.unresolved === 0) {
-    await publishTaskGroupEvent(tx, 'task-group-resolved', task.taskGroupId, task.schedulerId);
-  }
+  if (res.rows[0]?.unresolved === 0) await publishTaskGroupEvent(tx, 'task-group-resolved', res.rows[0]);
 }
 
 /**
