@@ -39,10 +39,16 @@ export class DependencyResolver {
     while (this.running) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /** Resolves once nothing is left to process (for tests). */
+  /**
+   * Resolves once every recorded resolution has been handled, including ones the background
+   * loop (here or in another process) is handling right now (for tests and shutdown).
+   */
   async drain(): Promise<void> {
-    while ((await this.processBatch()) > 0) {
-      // keep going
+    for (;;) {
+      if ((await this.processBatch()) > 0) continue;
+      const left = await this.database.query<{ n: string }>('select count(*) as n from queue_resolved_tasks');
+      if (Number(left.rows[0].n) === 0 && !this.running) return;
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 

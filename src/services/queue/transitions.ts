@@ -104,7 +104,6 @@ export async function resolveRun(
   run.state = state;
   run.reasonResolved = reason;
   run.resolved = now.toJSON();
-  delete run.takenUntil;
   task.takenUntil = null;
   if (wasPending) await db.removePending(tx, task.taskId, runId);
   const worker = run.workerGroup ? { workerGroup: run.workerGroup, workerId: run.workerId } : {};
