@@ -2,6 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApiServer, type PublishedService } from './platform/api/server.ts';
 import type { Authenticator } from './platform/api/types.ts';
+import {
+  type BlobStore,
+  type BlobStoreConfig,
+  createBlobStore,
+  FilesystemBlobStore,
+  registerBlobRoutes,
+  S3BlobStore,
+} from './platform/blob/index.ts';
 import { type Config, ConfigError, rootUrlOf } from './platform/config.ts';
 import type { Database } from './platform/db/index.ts';
 import {
@@ -65,11 +73,56 @@ function queueCredentials(config: Config): { clientId: string; accessToken: stri
   return { clientId: client.clientId, accessToken: client.accessToken };
 }
 
+/** Where the filesystem blob store's signed URLs are served, under the root URL. */
+export const BLOB_ROUTE_PREFIX = '/blobs';
+
+/** The artifact blob store the configuration asks for, or undefined when none is configured. */
+function blobStoreFromConfig(config: Config, rootUrl: () => string): BlobStore | undefined {
+  const kind = config.blobStore ?? (config.blobRoot ? 'filesystem' : config.s3Bucket ? 's3' : undefined);
+  if (kind === undefined) return undefined;
+  let blobConfig: BlobStoreConfig;
+  if (kind === 'filesystem') {
+    if (!config.blobRoot) {
+      throw new ConfigError(
+        'setting "blobRoot" (TASKYARD_BLOB_ROOT) is required with the filesystem blob store',
+      );
+    }
+    const secret = config.blobSecret ? Buffer.from(config.blobSecret, 'base64') : undefined;
+    if (!secret || secret.length < 16) {
+      throw new ConfigError(
+        'setting "blobSecret" (TASKYARD_BLOB_SECRET) is required with the filesystem blob store: ' +
+          'base64 of 32 random bytes, e.g. from `openssl rand -base64 32`, the same in every process',
+      );
+    }
+    blobConfig = { kind, root: config.blobRoot };
+    return createBlobStore(blobConfig, { baseUrl: () => rootUrl() + BLOB_ROUTE_PREFIX, secret });
+  }
+  if (!config.s3Bucket) {
+    throw new ConfigError('setting "s3Bucket" (TASKYARD_S3_BUCKET) is required with the s3 blob store');
+  }
+  blobConfig = {
+    kind,
+    bucket: config.s3Bucket,
+    prefix: config.s3Prefix,
+    region: config.s3Region,
+    endpoint: config.s3Endpoint,
+    forcePathStyle: config.s3ForcePathStyle,
+    accessKeyId: config.s3AccessKeyId,
+    secretAccessKey: config.s3SecretAccessKey,
+  };
+  try {
+    return createBlobStore(blobConfig);
+  } catch (err) {
+    throw new ConfigError((err as Error).message, { cause: err });
+  }
+}
+
 /** Builds the services of one process, their HTTP server and the outbox relay. */
 export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
   const { config, logger } = opts;
   let port = config.port;
   const rootUrl = () => rootUrlOf(config, port);
+  const blobStore = blobStoreFromConfig(config, rootUrl);
   let auth: AuthService | undefined;
   let authenticator: Authenticator;
   if (opts.services.includes('auth')) {
@@ -101,6 +154,7 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
       now: opts.now,
       backgroundLoops: opts.backgroundLoops,
       credentials: queueCredentials(config),
+      blobStore,
     });
     await queue.start();
   }
@@ -119,6 +173,9 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
       await opts.database.query('select 1');
     },
   });
+  // Served by every process with a filesystem store (whatever its services), so any process
+  // behind a load balancer answers the URLs the queue hands out.
+  if (blobStore instanceof FilesystemBlobStore) registerBlobRoutes(app, blobStore, BLOB_ROUTE_PREFIX);
   const relay = new OutboxRelay({ db: opts.database, bus: opts.bus, logger });
   await relay.start();
   return {
@@ -138,6 +195,7 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
       await relay.stop();
       await queue?.stop();
       await auth?.stop();
+      if (blobStore instanceof S3BlobStore) blobStore.destroy();
     },
   };
 }

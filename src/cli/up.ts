@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import slugid from 'slugid';
 import { loadConfig } from '../platform/config.ts';
 import { Database, migrate, startEmbeddedPostgres } from '../platform/db/index.ts';
@@ -24,8 +25,19 @@ export async function upCommand(opts: { port: number; dataDir: string }): Promis
       // Request lines are for operators of `serve`; on a laptop they drown the useful output.
       logLevel: process.env.LOG_LEVEL ? undefined : 'warn',
     });
+    // Artifacts go to files under the data dir unless S3 is configured.
+    const useS3 =
+      base.blobStore === 's3' || (base.blobStore === undefined && !base.blobRoot && base.s3Bucket);
+    const blobs = useS3
+      ? {}
+      : {
+          blobStore: 'filesystem' as const,
+          blobRoot: base.blobRoot ?? join(dir.path, 'artifacts'),
+          blobSecret: base.blobSecret ?? dir.secret('blobSecret', () => randomBytes(32).toString('base64')),
+        };
     const config = {
       ...base,
+      ...blobs,
       accessTokenKey:
         base.accessTokenKey ?? dir.secret('accessTokenKey', () => randomBytes(32).toString('base64')),
       staticClients: [

@@ -35,6 +35,19 @@ const ConfigSchema = Type.Object(
     ),
     maxRequestBytes: Type.Integer({ minimum: 1024 }),
     authUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    // Where artifact bytes live: `filesystem` (served by Taskyard under /blobs) or `s3`. Unset:
+    // filesystem when blobRoot is given, s3 when s3Bucket is, else none (s3 artifacts answer 501).
+    blobStore: Type.Optional(Type.Union([Type.Literal('filesystem'), Type.Literal('s3')])),
+    blobRoot: Type.Optional(Type.String({ minLength: 1 })),
+    /** base64 of at least 16 random bytes: signs the filesystem store's URLs (same in every process). */
+    blobSecret: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{22,}={0,2}$' })),
+    s3Bucket: Type.Optional(Type.String({ minLength: 1 })),
+    s3Prefix: Type.Optional(Type.String()),
+    s3Region: Type.Optional(Type.String({ minLength: 1 })),
+    s3Endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+    s3ForcePathStyle: Type.Optional(Type.Boolean()),
+    s3AccessKeyId: Type.Optional(Type.String({ minLength: 1 })),
+    s3SecretAccessKey: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
@@ -64,6 +77,18 @@ const envNames: Record<keyof Config, string[]> = {
   logLevel: ['LOG_LEVEL', 'TASKYARD_LOG_LEVEL'],
   maxRequestBytes: ['TASKYARD_MAX_REQUEST_BYTES'],
   authUrl: ['TASKYARD_AUTH_URL'],
+  blobStore: ['TASKYARD_BLOB_STORE'],
+  blobRoot: ['TASKYARD_BLOB_ROOT'],
+  blobSecret: ['TASKYARD_BLOB_SECRET'],
+  s3Bucket: ['TASKYARD_S3_BUCKET'],
+  s3Prefix: ['TASKYARD_S3_PREFIX'],
+  s3Region: ['TASKYARD_S3_REGION', 'AWS_REGION'],
+  s3Endpoint: ['TASKYARD_S3_ENDPOINT'],
+  s3ForcePathStyle: ['TASKYARD_S3_FORCE_PATH_STYLE'],
+  // Unset, the AWS SDK's default chain applies (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY with
+  // AWS_SESSION_TOKEN, shared config, instance roles).
+  s3AccessKeyId: ['TASKYARD_S3_ACCESS_KEY_ID'],
+  s3SecretAccessKey: ['TASKYARD_S3_SECRET_ACCESS_KEY'],
 };
 
 export class ConfigError extends Error {
@@ -80,6 +105,7 @@ function parseEnvValue(key: keyof Config, envName: string, raw: string): unknown
       return Number(raw);
     }
     case 'trustProxy':
+    case 's3ForcePathStyle':
       if (!['true', 'false', '1', '0'].includes(raw)) throw fail('true or false');
       return raw === 'true' || raw === '1';
     case 'staticClients':

@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import slugid from 'slugid';
 import { type Config, configDefaults } from '../../src/platform/config.ts';
@@ -27,6 +31,8 @@ export async function startTestTaskyard(
     realClock?: boolean;
     bus?: EventBus;
     database?: TestDatabase;
+    /** Run the background loops (default true); without them tests run each pass themselves. */
+    backgroundLoops?: boolean;
   } = {},
 ): Promise<TestTaskyard> {
   const testDb = opts.database ?? (await createTestDatabase());
@@ -44,8 +50,13 @@ export async function startTestTaskyard(
       this.offsetMs += ms;
     },
   };
+  // Artifacts go to a filesystem blob store in a temporary directory, unless the test picks one.
+  const blobRoot = opts.config?.blobStore ? undefined : await mkdtemp(join(tmpdir(), 'taskyard-blobs-'));
   const config: Config = {
     ...configDefaults,
+    ...(blobRoot
+      ? { blobStore: 'filesystem', blobRoot, blobSecret: randomBytes(32).toString('base64') }
+      : {}),
     port: 0,
     host: '127.0.0.1',
     accessTokenKey: TokenCipher.generateKey(),
@@ -64,6 +75,7 @@ export async function startTestTaskyard(
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     now: opts.realClock ? undefined : () => clock.now,
     validateOutput: true,
+    backgroundLoops: opts.backgroundLoops,
   });
   const rootUrl = await taskyard.listen();
   return {
@@ -78,6 +90,7 @@ export async function startTestTaskyard(
       await taskyard.stop();
       if (!opts.bus) await bus.close();
       if (!opts.database) await testDb.drop();
+      if (blobRoot) await rm(blobRoot, { recursive: true, force: true });
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { BlobStore } from '../../platform/blob/index.ts';
 import type { Database } from '../../platform/db/index.ts';
 
 export interface QueueSettings {
@@ -30,4 +31,6 @@ export interface QueueContext {
    * claimed tasks, so it must hold every scope a task may carry (`*`).
    */
   credentials?: { clientId: string; accessToken: string };
+  /** Where s3 artifacts' bytes live; without one, s3 artifacts answer 501. */
+  blobStore?: BlobStore;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ServiceApi } from '../../platform/api/types.ts';
+import type { BlobStore } from '../../platform/blob/index.ts';
 import type { Database } from '../../platform/db/index.ts';
 import { artifactEndpoints } from './api-artifacts.ts';
 import { claimEndpoints } from './api-claims.ts';
@@ -17,6 +18,8 @@ export interface QueueServiceOptions {
   now?: () => Date;
   settings?: Partial<QueueSettings>;
   credentials?: { clientId: string; accessToken: string };
+  /** Where s3 artifacts' bytes live. */
+  blobStore?: BlobStore;
   /** Run the background loops (dependency resolution, claim expiry, deadlines, expiry) here. */
   backgroundLoops?: boolean;
 }
@@ -37,6 +40,7 @@ export function createQueueService(opts: QueueServiceOptions): QueueService {
     now: opts.now ?? (() => new Date()),
     settings: { ...defaultQueueSettings, ...opts.settings },
     credentials: opts.credentials,
+    blobStore: opts.blobStore,
   };
   const dependencyResolver = new DependencyResolver(context.database, context.logger, context.now);
   const api: ServiceApi = {

@@ -1,0 +1,271 @@
+import type { Queryable } from '../../platform/db/index.ts';
+import type { QueueContext } from './context.ts';
+import * as db from './db.ts';
+import { issuerCredentials, type TaskCredentials, taskCredentials } from './task-credentials.ts';
+import { type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
+import { claimRun } from './transitions.ts';
+import { quarantinedUntil, recordWorkerSeen } from './worker-info.ts';
+
+/** The channel db.addPending notifies (payload: the taskQueueId) when a run becomes pending. */
+export const PENDING_CHANNEL = 'taskyard_queue_pending';
+/** Waiting claims re-check the pending queue this often even without a notification. */
+const FALLBACK_POLL_MS = 2000;
+
+export interface Worker {
+  workerGroup: string;
+  workerId: string;
+}
+
+export interface ClaimedRun {
+  task: TaskRecord;
+  runId: number;
+  takenUntil: Date;
+}
+
+export interface Claim {
+  status: ReturnType<typeof taskStatus>;
+  runId: number;
+  workerGroup: string;
+  workerId: string;
+  takenUntil: string;
+  task: ReturnType<typeof taskDefinition>;
+  credentials: TaskCredentials;
+}
+
+/** A claim's takenUntil: the claim timeout from now, rounded up to a whole second. */
+export function takenUntilFrom(ctx: QueueContext, now: Date): Date {
+  return new Date(Math.ceil((now.getTime() + ctx.settings.claimTimeoutMs) / 1000) * 1000);
+}
+
+/**
+ * Claims up to `limit` pending runs of a task queue, highest priority first then oldest, in the
+ * caller's transaction. Pending entries and task rows are locked with SKIP LOCKED, so concurrent
+ * claimers never wait on each other (nor on a task being canceled or resolved) and never get the
+ * same run. Entries of tasks past their deadline are left for the deadline loop; entries whose run
+ * is no longer pending are deleted.
+ */
+export async function claimPending(
+  tx: Queryable,
+  taskQueueId: string,
+  worker: Worker,
+  limit: number,
+  takenUntil: Date,
+  now: Date,
+): Promise<ClaimedRun[]> {
+  const claimed: ClaimedRun[] = [];
+  for (;;) {
+    const picked = await tx.query<{ taskId: string; runId: number }>(
+      `select p.task_id as "taskId", p.run_id as "runId"
+       from queue_pending p join queue_tasks t on t.task_id = p.task_id
+       where p.task_queue_id = $1 and t.deadline > $3
+       order by p.priority desc, p.inserted
+       limit $2
+       for update of p, t skip locked`,
+      [taskQueueId, limit - claimed.length, now],
+    );
+    if (picked.rows.length === 0) return claimed;
+    const tasks = new Map(
+      (
+        await db.getTasks(
+          tx,
+          picked.rows.map((r) => r.taskId),
+        )
+      ).map((t) => [t.taskId, t]),
+    );
+    let stale = 0;
+    for (const { taskId, runId } of picked.rows) {
+      const task = tasks.get(taskId);
+      const run = task?.runs[runId];
+      if (!task || !run || run.state !== 'pending' || runId !== task.runs.length - 1) {
+        await db.removePending(tx, taskId, runId);
+        stale++;
+        continue;
+      }
+      await claimRun(tx, task, runId, worker, takenUntil, now);
+      claimed.push({ task, runId, takenUntil });
+    }
+    // Stale entries took places in this batch: look again for live ones.
+    if (stale === 0 || claimed.length >= limit) return claimed;
+  }
+}
+
+/**
+ * claimWork's engine: one per queue service (process). Waiting claims are woken by one shared
+ * LISTEN on the pending channel, dispatched by taskQueueId, with a slow poll as the fallback for
+ * lost notifications.
+ */
+export class WorkClaimer {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private listening: Promise<void> | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private stopped = false;
+  private inProgress = 0;
+
+  constructor(private readonly ctx: QueueContext) {}
+
+  /** How many claimWork calls are in progress (for tests and metrics). */
+  get waiting(): number {
+    return this.inProgress;
+  }
+
+  /**
+   * Calls `fn` whenever a run of `taskQueueId` becomes pending (and after the LISTEN connection
+   * was re-established, when notifications may have been lost). Returns the unsubscriber.
+   */
+  subscribe(taskQueueId: string, fn: () => void): () => void {
+    let set = this.waiters.get(taskQueueId);
+    if (!set) {
+      set = new Set();
+      this.waiters.set(taskQueueId, set);
+    }
+    set.add(fn);
+    return () => {
+      const s = this.waiters.get(taskQueueId);
+      if (!s) return;
+      s.delete(fn);
+      if (s.size === 0) this.waiters.delete(taskQueueId);
+    };
+  }
+
+  /** Starts the shared LISTEN once; a failure is logged and retried by the next caller (polling still works). */
+  async listen(): Promise<void> {
+    if (this.stopped) return;
+    this.listening ??= this.ctx.database
+      .listen(PENDING_CHANNEL, (taskQueueId) => this.dispatch(taskQueueId), {
+        onReconnect: () => this.dispatchAll(),
+      })
+      .then(
+        (unlisten) => {
+          if (this.stopped) {
+            void unlisten();
+            return;
+          }
+          this.unlisten = unlisten;
+        },
+        (err) => {
+          this.ctx.logger.warn({ err }, 'cannot LISTEN for pending work; claimWork falls back to polling');
+          this.listening = undefined;
+        },
+      );
+    await this.listening;
+  }
+
+  private dispatch(taskQueueId: string): void {
+    for (const fn of this.waiters.get(taskQueueId) ?? []) fn();
+  }
+
+  private dispatchAll(): void {
+    for (const set of this.waiters.values()) for (const fn of set) fn();
+  }
+
+  /** Stops listening and releases every waiting claim (they answer with what they have: nothing). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.dispatchAll();
+    await this.listening;
+    await this.unlisten?.();
+    this.unlisten = undefined;
+  }
+
+  /** Claims up to `count` runs in one transaction and issues their credentials. */
+  async claimOnce(taskQueueId: string, worker: Worker, count: number): Promise<Claim[]> {
+    const claimed = await this.ctx.database.transaction(async (tx) => {
+      const now = this.ctx.now();
+      return claimPending(tx, taskQueueId, worker, count, takenUntilFrom(this.ctx, now), now);
+    });
+    if (claimed.length === 0) return [];
+    const now = this.ctx.now();
+    await recordWorkerSeen(
+      this.ctx.database,
+      { taskQueueId, ...worker },
+      now,
+      claimed.map((c) => ({ taskId: c.task.taskId, runId: c.runId })),
+    ).catch((err) => this.ctx.logger.warn({ err }, 'cannot record the recent tasks of a worker'));
+    return claimed.map((c) => ({
+      status: taskStatus(c.task),
+      runId: c.runId,
+      ...worker,
+      takenUntil: c.takenUntil.toJSON(),
+      task: taskDefinition(c.task),
+      credentials: taskCredentials(this.ctx, c.task, c.runId, worker, c.takenUntil, now),
+    }));
+  }
+
+  /**
+   * claimWork: answers as soon as at least one run is claimed, or with none after
+   * claimWorkTimeoutMs (or when `signal` aborts: the client went away). A quarantined worker
+   * waits the whole time and gets nothing.
+   */
+  async claimWork(opts: {
+    taskQueueId: string;
+    worker: Worker;
+    count: number;
+    signal?: AbortSignal;
+  }): Promise<Claim[]> {
+    const { taskQueueId, worker, count, signal } = opts;
+    issuerCredentials(this.ctx);
+    const endAt = Date.now() + this.ctx.settings.claimWorkTimeoutMs;
+    const now = this.ctx.now();
+    await recordWorkerSeen(this.ctx.database, { taskQueueId, ...worker }, now);
+    const quarantined = await quarantinedUntil(
+      this.ctx.database,
+      taskQueueId,
+      worker.workerGroup,
+      worker.workerId,
+      now,
+    );
+    let signaled = false;
+    let wake: (() => void) | undefined;
+    const unsubscribe = this.subscribe(taskQueueId, () => {
+      signaled = true;
+      wake?.();
+    });
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort);
+    this.inProgress++;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    try {
+      if (quarantined) {
+        // Woken only by stop or abort: a quarantined worker sees no work until the wait is over.
+        while (!this.stopped && !signal?.aborted && Date.now() < endAt) await sleep(endAt - Date.now());
+        return [];
+      }
+      await this.listen();
+      for (;;) {
+        // Registered before the attempt, so work that becomes pending during it is not missed.
+        signaled = false;
+        const claims = await this.claimOnce(taskQueueId, worker, count);
+        if (claims.length > 0) return claims;
+        const remaining = endAt - Date.now();
+        if (this.stopped || signal?.aborted || remaining <= 0) return [];
+        if (!signaled) await sleep(Math.min(remaining, FALLBACK_POLL_MS + Math.random() * 1000));
+        if (this.stopped || signal?.aborted) return [];
+      }
+    } finally {
+      this.inProgress--;
+      unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+const claimers = new WeakMap<QueueContext, WorkClaimer>();
+
+/** The WorkClaimer of a queue service (one per context, so one LISTEN per process). */
+export function workClaimerFor(ctx: QueueContext): WorkClaimer {
+  let claimer = claimers.get(ctx);
+  if (!claimer) {
+    claimer = new WorkClaimer(ctx);
+    claimers.set(ctx, claimer);
+  }
+  return claimer;
+}

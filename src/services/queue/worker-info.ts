@@ -1,0 +1,98 @@
+import type { Queryable } from '../../platform/db/index.ts';
+import { splitTaskQueueId } from './task-record.ts';
+
+/** How long a task queue, provisioner or worker stays listed after it was last seen. */
+export const SEEN_EXPIRY_MS = 24 * 60 * 60 * 1000;
+/** How many of its latest claims a worker record keeps. */
+export const RECENT_TASKS_KEPT = 20;
+
+export interface WorkerKey {
+  taskQueueId: string;
+  workerGroup: string;
+  workerId: string;
+}
+
+/**
+ * Records that a task queue (and its provisioner) was seen: created on first sight, and its
+ * expiry only ever moves later. One statement.
+ */
+export async function recordTaskQueueSeen(
+  q: Queryable,
+  taskQueueId: string,
+  now: Date,
+  expiresMs = SEEN_EXPIRY_MS,
+): Promise<void> {
+  await q.query(
+    `with tq as (
+       insert into queue_task_queues (task_queue_id, expires, last_date_active) values ($1, $3, $4)
+       on conflict (task_queue_id) do update
+         set expires = greatest(queue_task_queues.expires, excluded.expires), last_date_active = excluded.last_date_active
+     )
+     insert into queue_provisioners (provisioner_id, expires, last_date_active) values ($2, $3, $4)
+     on conflict (provisioner_id) do update
+       set expires = greatest(queue_provisioners.expires, excluded.expires), last_date_active = excluded.last_date_active`,
+    [taskQueueId, splitTaskQueueId(taskQueueId).provisionerId, new Date(now.getTime() + expiresMs), now],
+  );
+}
+
+/**
+ * Records that a worker was seen, with its task queue and provisioner (first_claim on first
+ * sight), appending the runs it just claimed to its recent tasks (the last 20 are kept). One
+ * statement.
+ */
+export async function recordWorkerSeen(
+  q: Queryable,
+  worker: WorkerKey,
+  now: Date,
+  recentTasks: Array<{ taskId: string; runId: number }> = [],
+  expiresMs = SEEN_EXPIRY_MS,
+): Promise<void> {
+  await q.query(
+    `with tq as (
+       insert into queue_task_queues (task_queue_id, expires, last_date_active) values ($1, $5, $6)
+       on conflict (task_queue_id) do update
+         set expires = greatest(queue_task_queues.expires, excluded.expires), last_date_active = excluded.last_date_active
+     ), prov as (
+       insert into queue_provisioners (provisioner_id, expires, last_date_active) values ($4, $5, $6)
+       on conflict (provisioner_id) do update
+         set expires = greatest(queue_provisioners.expires, excluded.expires), last_date_active = excluded.last_date_active
+     )
+     insert into queue_workers (task_queue_id, worker_group, worker_id, expires, first_claim, last_date_active, recent_tasks)
+     values ($1, $2, $3, $5, $6, $6,
+       (select coalesce(jsonb_agg(e order by i), '[]'::jsonb) from (
+          select e, i from jsonb_array_elements($7::jsonb) with ordinality as a(e, i) order by i desc limit $8) s))
+     on conflict (task_queue_id, worker_group, worker_id) do update
+       set expires = greatest(queue_workers.expires, excluded.expires),
+           last_date_active = excluded.last_date_active,
+           recent_tasks = case when jsonb_array_length($7::jsonb) = 0 then queue_workers.recent_tasks else
+             (select coalesce(jsonb_agg(e order by i), '[]'::jsonb) from (
+                select e, i from jsonb_array_elements(queue_workers.recent_tasks || $7::jsonb) with ordinality as a(e, i)
+                order by i desc limit $8) s) end`,
+    [
+      worker.taskQueueId,
+      worker.workerGroup,
+      worker.workerId,
+      splitTaskQueueId(worker.taskQueueId).provisionerId,
+      new Date(now.getTime() + expiresMs),
+      now,
+      JSON.stringify(recentTasks.map(({ taskId, runId }) => ({ taskId, runId }))),
+      RECENT_TASKS_KEPT,
+    ],
+  );
+}
+
+/** Until when the worker is quarantined, or undefined when it is not (or not known). */
+export async function quarantinedUntil(
+  q: Queryable,
+  taskQueueId: string,
+  workerGroup: string,
+  workerId: string,
+  now: Date,
+): Promise<Date | undefined> {
+  const res = await q.query<{ until: Date }>(
+    `select quarantine_until as until from queue_workers
+     where task_queue_id = $1 and worker_group = $2 and worker_id = $3 and quarantine_until > $4`,
+    [taskQueueId, workerGroup, workerId, now],
+  );
+  return res.rows[0]?.until;
+}
