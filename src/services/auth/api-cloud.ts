@@ -47,7 +47,13 @@ const backends: Array<{
   {
     name: 'azureTableSAS',
     route: '/azure/<account>/table/<table>/<level>',
-    scopes: 'auth:azure-table:read-write:<account>/<table>',
+    scopes: {
+      if: 'levelIsReadOnly',
+      then: {
+        AnyOf: ['auth:azure-table:read-only:<account>/<table>', 'auth:azure-table:read-write:<account>/<table>'],
+      },
+      else: 'auth:azure-table:read-write:<account>/<table>',
+    } as never,
     backend: 'Azure',
     stability: 'deprecated',
   },
@@ -62,7 +68,16 @@ const backends: Array<{
   {
     name: 'azureContainerSAS',
     route: '/azure/<account>/containers/<container>/<level>',
-    scopes: 'auth:azure-container:read-write:<account>/<container>',
+    scopes: {
+      if: 'levelIsReadOnly',
+      then: {
+        AnyOf: [
+          'auth:azure-container:read-only:<account>/<container>',
+          'auth:azure-container:read-write:<account>/<container>',
+        ],
+      },
+      else: 'auth:azure-container:read-write:<account>/<container>',
+    } as never,
     backend: 'Azure',
     stability: 'deprecated',
   },
@@ -83,7 +98,9 @@ const backends: Array<{
     name: 'githubRepoToken',
     route: '/github/<appName>/<owner>/repo-token',
     method: 'post',
-    scopes: null,
+    scopes: {
+      AllOf: [{ each: 'auth:github-repo-token:<appName>/<owner>/<repoPerm>', for: 'repoPerm', in: 'repoPerms' }],
+    },
     backend: 'GitHub App',
     stability: 'experimental',
   },

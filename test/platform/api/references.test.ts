@@ -14,6 +14,69 @@ const get = async (path: string) => {
   return { status: res.status, body: (await res.json()) as any, headers: res.headers };
 };
 
+interface Entry {
+  name: string;
+  method: string;
+  route: string;
+  args: string[];
+  query: string[];
+  scopes?: unknown;
+  stability: string;
+}
+
+describe('every endpoint and exchange of the official client', () => {
+  it.each([
+    ['Auth', 'auth'],
+    ['Queue', 'queue'],
+  ])('%s: same names, methods, routes, arguments, query parameters and scopes', async (client, service) => {
+    const { body: ref } = await get(`/references/${service}/v1/api.json`);
+    const ours = new Map<string, Entry>(ref.entries.map((e: Entry) => [e.name, e]));
+    const theirs = apis[client].reference.entries.filter(
+      (e: { type: string }) => e.type === 'function',
+    ) as Entry[];
+    for (const e of theirs) {
+      const mine = ours.get(e.name);
+      expect(mine, `${client}.${e.name} is missing`).toBeDefined();
+      expect(
+        {
+          method: mine!.method,
+          route: mine!.route,
+          args: mine!.args,
+          query: [...mine!.query].sort(),
+          scopes: mine!.scopes,
+        },
+        `${client}.${e.name}`,
+      ).toEqual({
+        method: e.method,
+        route: e.route,
+        args: e.args,
+        query: [...e.query].sort(),
+        scopes: e.scopes,
+      });
+    }
+  });
+
+  it('QueueEvents: same exchanges and routing keys', async () => {
+    const { body: ref } = await get('/references/queue/v1/exchanges.json');
+    const pick = (e: {
+      exchange: string;
+      name: string;
+      routingKey: Array<{ name: string; required: boolean; multipleWords: boolean }>;
+    }) => [
+      e.exchange,
+      e.name,
+      e.routingKey.map((k) => [k.name, Boolean(k.required), Boolean(k.multipleWords)]),
+    ];
+    const upstream = apis.QueueEvents.reference;
+    expect(ref.exchangePrefix).toBe(upstream.exchangePrefix);
+    const ours = new Map(ref.entries.map((e: { exchange: string }) => [e.exchange, e]));
+    for (const e of upstream.entries) {
+      expect(ours.has(e.exchange), e.exchange).toBe(true);
+      expect(pick(ours.get(e.exchange) as never), e.exchange).toEqual(pick(e));
+    }
+  });
+});
+
 describe('references and standard endpoints', () => {
   it('serves an api-reference-v0 document with every endpoint the official client knows', async () => {
     const { body: ref } = await get('/references/auth/v1/api.json');
