@@ -191,6 +191,7 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
       return rootUrl();
     },
     async stop() {
+      await queue?.releaseWaiters();
       await app.close();
       await relay.stop();
       await queue?.stop();

@@ -11,6 +11,7 @@ import { defaultQueueSettings, type QueueContext, type QueueSettings } from './c
 import { DependencyResolver } from './dependency-resolver.ts';
 import { queueExchanges } from './events.ts';
 import { startQueueLoops } from './loops.ts';
+import { workClaimerFor } from './work-claimer.ts';
 
 export interface QueueServiceOptions {
   database: Database;
@@ -30,6 +31,8 @@ export interface QueueService {
   context: QueueContext;
   dependencyResolver: DependencyResolver;
   start(): Promise<void>;
+  /** Answers every waiting claimWork at once (with no task), so the HTTP server can close. */
+  releaseWaiters(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +70,9 @@ export function createQueueService(opts: QueueServiceOptions): QueueService {
         await dependencyResolver.start();
         stopLoops = await startQueueLoops(context);
       }
+    },
+    async releaseWaiters() {
+      await workClaimerFor(context).stop();
     },
     async stop() {
       await stopLoops?.();
