@@ -50,7 +50,10 @@ const backends: Array<{
     scopes: {
       if: 'levelIsReadOnly',
       then: {
-        AnyOf: ['auth:azure-table:read-only:<account>/<table>', 'auth:azure-table:read-write:<account>/<table>'],
+        AnyOf: [
+          'auth:azure-table:read-only:<account>/<table>',
+          'auth:azure-table:read-write:<account>/<table>',
+        ],
       },
       else: 'auth:azure-table:read-write:<account>/<table>',
     } as never,
@@ -99,7 +102,9 @@ const backends: Array<{
     route: '/github/<appName>/<owner>/repo-token',
     method: 'post',
     scopes: {
-      AllOf: [{ each: 'auth:github-repo-token:<appName>/<owner>/<repoPerm>', for: 'repoPerm', in: 'repoPerms' }],
+      AllOf: [
+        { each: 'auth:github-repo-token:<appName>/<owner>/<repoPerm>', for: 'repoPerm', in: 'repoPerms' },
+      ],
     },
     backend: 'GitHub App',
     stability: 'experimental',
