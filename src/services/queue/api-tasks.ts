@@ -49,6 +49,16 @@ export function taskEndpoints(ctx: QueueContext): EndpointDeclaration[] {
     return task;
   };
 
+  /** One page of the given taskIds, in the order given, leaving out tasks that do not exist. */
+  async function pageOfTasks(taskIds: string[], query: { continuationToken?: string; limit?: number }) {
+    const { ids, next } = pageOfIds(taskIds, query);
+    const byId = new Map((await db.getTasks(ctx.database, ids)).map((t) => [t.taskId, t]));
+    return {
+      found: ids.flatMap((id) => byId.get(id) ?? []),
+      continuation: next ? { continuationToken: next } : {},
+    };
+  }
+
   /** Loads, authorizes, then applies `change` to the locked task in a transaction; answers its status. */
   async function taskAction(
     taskId: string,
@@ -104,14 +114,8 @@ export function taskEndpoints(ctx: QueueContext): EndpointDeclaration[] {
       category: 'Tasks',
       handler: async ({ body, query, authorize }) => {
         authorize({ taskIds: body.taskIds });
-        const { ids, next } = pageOfIds(body.taskIds, query);
-        const found = new Map((await db.getTasks(ctx.database, ids)).map((t) => [t.taskId, t]));
-        return {
-          tasks: ids
-            .filter((id) => found.has(id))
-            .map((id) => ({ taskId: id, task: taskDefinition(found.get(id)!) })),
-          ...(next ? { continuationToken: next } : {}),
-        };
+        const { found, continuation } = await pageOfTasks(body.taskIds, query);
+        return { tasks: found.map((t) => ({ taskId: t.taskId, task: taskDefinition(t) })), ...continuation };
       },
     }),
     endpoint({
@@ -134,14 +138,8 @@ export function taskEndpoints(ctx: QueueContext): EndpointDeclaration[] {
       category: 'Tasks',
       handler: async ({ body, query, authorize }) => {
         authorize({ taskIds: body.taskIds });
-        const { ids, next } = pageOfIds(body.taskIds, query);
-        const found = new Map((await db.getTasks(ctx.database, ids)).map((t) => [t.taskId, t]));
-        return {
-          statuses: ids
-            .filter((id) => found.has(id))
-            .map((id) => ({ taskId: id, status: taskStatus(found.get(id)!) })),
-          ...(next ? { continuationToken: next } : {}),
-        };
+        const { found, continuation } = await pageOfTasks(body.taskIds, query);
+        return { statuses: found.map((t) => ({ taskId: t.taskId, status: taskStatus(t) })), ...continuation };
       },
     }),
     endpoint({

@@ -109,6 +109,29 @@ describe('creating tasks', () => {
   });
 });
 
+describe('reading several tasks at once', () => {
+  it('answers definitions and statuses in the order asked, leaving out unknown tasks, a page at a time', async () => {
+    const queue = queueClient(ty);
+    const ids = [newTaskId(), newTaskId(), newTaskId()];
+    for (const id of ids) await queue.createTask(id, taskDef(ty));
+    const asked = [ids[2], newTaskId(), ids[0], ids[1]];
+    const first = await queue.statuses({ taskIds: asked }, { limit: 2 });
+    expect(first.statuses.map((s: { taskId: string }) => s.taskId)).toEqual([ids[2]]);
+    const second = await queue.statuses(
+      { taskIds: asked },
+      { limit: 2, continuationToken: first.continuationToken },
+    );
+    expect(second.statuses.map((s: { status: { taskId: string } }) => s.status.taskId)).toEqual([
+      ids[0],
+      ids[1],
+    ]);
+    expect(second.continuationToken).toBeUndefined();
+    const defs = await queue.tasks({ taskIds: asked });
+    expect(defs.tasks.map((t: { taskId: string }) => t.taskId)).toEqual([ids[2], ids[0], ids[1]]);
+    expect(defs.tasks[0].task.taskQueueId).toBe('test-prov/test-worker');
+  });
+});
+
 describe('dependencies', () => {
   it('schedules all-resolved dependents when a dependency resolves any way, but not all-completed ones', async () => {
     const queue = queueClient(ty);
