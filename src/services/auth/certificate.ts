@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import slugid from 'slugid';
 import { isValidScope, satisfiesExpression } from '../../platform/scopes/index.ts';
 
 /** Leeway on certificate start and expiry, for clock differences between issuer and server. */
@@ -88,6 +89,47 @@ export function checkIssuerScopes(
   }
 }
 
+/** The temporary access token (Hawk key) a certificate's seed derives from its issuer's token. */
+function temporaryAccessToken(issuerAccessToken: string, seed: string): string {
+  return createHmac('sha256', issuerAccessToken)
+    .update(seed)
+    .digest('base64')
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=/g, '');
+}
+
+/**
+ * Issues temporary credentials as the official clients' createTemporaryCredentials does: named
+ * (with `credentialName`, which needs `auth:create-client:<name>` on the issuer) or not.
+ */
+export function issueTemporaryCredentials(opts: {
+  issuer: { clientId: string; accessToken: string };
+  credentialName?: string;
+  scopes: string[];
+  start: Date;
+  expiry: Date;
+}): { clientId: string; accessToken: string; certificate: string } {
+  const cert: Certificate = {
+    version: 1,
+    scopes: opts.scopes,
+    start: opts.start.getTime(),
+    expiry: opts.expiry.getTime(),
+    seed: slugid.v4() + slugid.v4(),
+    signature: '',
+    ...(opts.credentialName ? { issuer: opts.issuer.clientId } : {}),
+  };
+  const clientId = opts.credentialName ?? opts.issuer.clientId;
+  cert.signature = createHmac('sha256', opts.issuer.accessToken)
+    .update(signedText(cert, clientId))
+    .digest('base64');
+  return {
+    clientId,
+    accessToken: temporaryAccessToken(opts.issuer.accessToken, cert.seed),
+    certificate: JSON.stringify(cert),
+  };
+}
+
 /** Verifies the certificate's signature and returns the temporary access token (the Hawk key). */
 export function verifyCertificate(
   cert: Certificate,
@@ -103,10 +145,5 @@ export function verifyCertificate(
         : 'ext.certificate.signature is not valid',
     );
   }
-  return createHmac('sha256', issuerAccessToken)
-    .update(cert.seed)
-    .digest('base64')
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=/g, '');
+  return temporaryAccessToken(issuerAccessToken, cert.seed);
 }

@@ -1,6 +1,5 @@
-import { createHmac } from 'node:crypto';
-import slugid from 'slugid';
 import { ApiError } from '../../platform/errors.ts';
+import { issueTemporaryCredentials } from '../auth/certificate.ts';
 import type { QueueContext } from './context.ts';
 import type { TaskRecord } from './task-record.ts';
 
@@ -38,41 +37,19 @@ export function taskCredentials(
   takenUntil: Date,
   now: Date,
 ): TaskCredentials {
-  const issuer = issuerCredentials(ctx);
   const clientId =
     `task-client/${task.taskId}/${runId}/on/${worker.workerGroup}/${worker.workerId}` +
     `/until/${takenUntil.getTime() / 1000}`;
-  const cert = {
-    version: 1 as const,
+  return issueTemporaryCredentials({
+    issuer: issuerCredentials(ctx),
+    credentialName: clientId,
     scopes: [
       `queue:reclaim-task:${task.taskId}/${runId}`,
       `queue:resolve-task:${task.taskId}/${runId}`,
       `queue:create-artifact:${task.taskId}/${runId}`,
       ...task.scopes,
     ],
-    start: now.getTime(),
-    expiry: takenUntil.getTime(),
-    seed: slugid.v4() + slugid.v4(),
-    signature: '',
-    issuer: issuer.clientId,
-  };
-  const signed = [
-    `version:${cert.version}`,
-    `clientId:${clientId}`,
-    `issuer:${issuer.clientId}`,
-    `seed:${cert.seed}`,
-    `start:${cert.start}`,
-    `expiry:${cert.expiry}`,
-    'scopes:',
-  ].join('\n');
-  cert.signature = createHmac('sha256', issuer.accessToken)
-    .update(`${signed}\n${cert.scopes.join('\n')}`)
-    .digest('base64');
-  const accessToken = createHmac('sha256', issuer.accessToken)
-    .update(cert.seed)
-    .digest('base64')
-    .replace(/\+/g, '-')
-    .replace(/\//g, '_')
-    .replace(/=/g, '');
-  return { clientId, accessToken, certificate: JSON.stringify(cert) };
+    start: now,
+    expiry: takenUntil,
+  });
 }
