@@ -109,7 +109,10 @@ export class RuleExpander {
     while (queue.length > 0) {
       const current = queue.pop() as string;
       if (current !== input) {
-        if (rootPrefix !== null && current.startsWith(rootPrefix)) {
+        // Covered by the root only if everything `current` stands for starts with the root's
+        // prefix: a pattern input (`X*`) stands for more than its own text.
+        const currentPrefix = endsWithStar(current) ? current.slice(0, -1) : current;
+        if (rootPrefix !== null && currentPrefix.startsWith(rootPrefix)) {
           continue;
         }
         const known = this.memo.get(current);

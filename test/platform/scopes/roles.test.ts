@@ -325,3 +325,25 @@ describe('RoleResolver.expand', () => {
     expect(new RoleResolver(roles).expand(['assume:t'])).toEqual(normalizeScopeSet(expected));
   });
 });
+
+describe('expansion through scopes gained from a pattern that does not cover them', () => {
+  // Found by the property tests: `assume:**` reaches role `*a`, which grants `as*`; `as*`
+  // reaches every role, though `assume:**` itself does not reach `a`.
+  it('follows a gained scope that reaches more roles than the held pattern', () => {
+    const resolver = new RoleResolver([
+      { roleId: 'a', scopes: ['*'] },
+      { roleId: '*a', scopes: ['as*'] },
+    ]);
+    expect(resolver.expand(['assume:**'])).toEqual(['*']);
+  });
+
+  it('is idempotent when a role grants assume:* through a literal roleId starting with *', () => {
+    const resolver = new RoleResolver([
+      { roleId: '*a', scopes: ['assume:*'] },
+      { roleId: 'a', scopes: ['x'] },
+    ]);
+    const once = resolver.expand(['assume:**']);
+    expect(once).toEqual(['assume:*', 'x']);
+    expect(resolver.expand(once)).toEqual(once);
+  });
+});
