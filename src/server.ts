@@ -20,10 +20,21 @@ import {
 } from './platform/events/index.ts';
 import { type AuthService, createAuthService } from './services/auth/index.ts';
 import { RemoteAuthenticator } from './services/auth/remote-authenticator.ts';
+import { createIndexService } from './services/index/index.ts';
+import { createPurgeCacheService } from './services/purge-cache/index.ts';
 import { createQueueService, type QueueService } from './services/queue/index.ts';
+import { createSecretsService } from './services/secrets/index.ts';
+import type { Service, ServiceOptions } from './services/service.ts';
+
+/** Services built the same way (the auth and queue services are wired by hand below). */
+const SIMPLE_SERVICES: Record<string, (opts: ServiceOptions) => Service> = {
+  index: createIndexService,
+  secrets: createSecretsService,
+  'purge-cache': createPurgeCacheService,
+};
 
 /** Every service this build of Taskyard has. */
-export const SERVICE_NAMES = ['auth', 'queue'] as const;
+export const SERVICE_NAMES = ['auth', 'queue', 'index', 'secrets', 'purge-cache'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface TaskyardOptions {
@@ -161,6 +172,22 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
   const services: PublishedService[] = [];
   if (auth) services.push(published(auth.api, auth.exchanges));
   if (queue) services.push(published(queue.api, queue.exchanges));
+  const others: Service[] = [];
+  for (const name of opts.services) {
+    const factory = SIMPLE_SERVICES[name];
+    if (!factory) continue;
+    const service = factory({
+      config,
+      database: opts.database,
+      bus: opts.bus,
+      logger: logger.child({ service: name }),
+      now: opts.now ?? (() => new Date()),
+      backgroundLoops: opts.backgroundLoops !== false,
+    });
+    await service.start();
+    others.push(service);
+    services.push(published(service.api, service.exchanges));
+  }
   const app = buildApiServer({
     services,
     authenticator,
@@ -194,6 +221,7 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
       await queue?.releaseWaiters();
       await app.close();
       await relay.stop();
+      for (const service of others) await service.stop();
       await queue?.stop();
       await auth?.stop();
       if (blobStore instanceof S3BlobStore) blobStore.destroy();
