@@ -1,15 +1,59 @@
 import type { Service, ServiceOptions } from '../service.ts';
+import { purgeCacheEndpoints } from './api.ts';
+import { EXPIRY_INTERVAL_MS, expirePurgeRequests } from './expiry.ts';
+import { PoolCache } from './pool-cache.ts';
 
-/** The purge-cache service (being written). */
-export function createPurgeCacheService(_opts: ServiceOptions): Service {
+export { PURGE_REQUEST_LIFETIME_MS } from './api.ts';
+export { EXPIRY_GRACE_MS, expirePurgeRequests } from './expiry.ts';
+
+/**
+ * The purge-cache service: records requests to purge a named cache on a worker pool's workers,
+ * which workers read before each task. Requests expire a day after they were last made.
+ */
+export function createPurgeCacheService(opts: ServiceOptions): Service {
+  const poolCache = new PoolCache(opts.now);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  const expire = () => {
+    if (running || stopped) return;
+    running = expirePurgeRequests(opts.database, opts.now())
+      .then((count) => {
+        if (count > 0) opts.logger.info({ count }, 'expired purge requests');
+      })
+      .catch((err) => opts.logger.error({ err }, 'purge request expiry failed; retrying on its next tick'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+
   return {
     api: {
       serviceName: 'purge-cache',
-      title: 'PurgeCache Service',
-      description: 'Not implemented yet.',
-      endpoints: [],
+      title: 'Purge Cache Service',
+      description: [
+        'The purge-cache service is responsible for tracking cache-purge requests.',
+        '',
+        'Users make purge requests for named caches on the workers of a worker pool, and each',
+        'request carries a time. Before starting a task, workers ask the service for their',
+        "pool's requests and purge every cache of a requested name created before that time.",
+      ].join('\n'),
+      endpoints: purgeCacheEndpoints({ database: opts.database, now: opts.now, poolCache }),
     },
-    async start() {},
-    async stop() {},
+    async start() {
+      stopped = false;
+      if (!opts.backgroundLoops) return;
+      timer = setInterval(expire, EXPIRY_INTERVAL_MS);
+      timer.unref();
+      expire();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      timer = undefined;
+      await running;
+      poolCache.clear();
+    },
   };
 }
