@@ -40,6 +40,7 @@ export async function upCommand(opts: { port: number; dataDir: string }): Promis
       ...blobs,
       accessTokenKey:
         base.accessTokenKey ?? dir.secret('accessTokenKey', () => randomBytes(32).toString('base64')),
+      secretsKey: base.secretsKey ?? dir.secret('secretsKey', () => randomBytes(32).toString('base64')),
       staticClients: [
         {
           clientId: root.clientId,

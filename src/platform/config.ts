@@ -30,6 +30,10 @@ const ConfigSchema = Type.Object(
     trustProxy: Type.Boolean(),
     staticClients: Type.Array(StaticClient),
     accessTokenKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
+    /** base64 of 32 bytes: encrypts the secrets service's values at rest (required to run it). */
+    secretsKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
+    /** The previous secretsKey during a rotation: still decrypts, never encrypts. */
+    secretsKeyOld: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$' })),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     ),
@@ -74,6 +78,8 @@ const envNames: Record<keyof Config, string[]> = {
   trustProxy: ['TASKYARD_TRUST_PROXY'],
   staticClients: ['TASKYARD_STATIC_CLIENTS'],
   accessTokenKey: ['TASKYARD_ACCESS_TOKEN_KEY'],
+  secretsKey: ['TASKYARD_SECRETS_KEY'],
+  secretsKeyOld: ['TASKYARD_SECRETS_KEY_OLD'],
   logLevel: ['LOG_LEVEL', 'TASKYARD_LOG_LEVEL'],
   maxRequestBytes: ['TASKYARD_MAX_REQUEST_BYTES'],
   authUrl: ['TASKYARD_AUTH_URL'],

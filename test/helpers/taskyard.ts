@@ -60,6 +60,7 @@ export async function startTestTaskyard(
     port: 0,
     host: '127.0.0.1',
     accessTokenKey: TokenCipher.generateKey(),
+    secretsKey: TokenCipher.generateKey(),
     staticClients: [
       { ...root, scopes: ['*'] },
       { clientId: 'static/taskcluster/queue', accessToken: slugid.v4() + slugid.v4(), scopes: ['*'] },

@@ -32,7 +32,7 @@ export function installHttpExtras(app: FastifyInstance): void {
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(err as Error, undefined);
+      done(new SyntaxError(withoutQuotedBody((err as Error).message)), undefined);
     }
   });
   app.addHook('onSend', async (_request, reply) => {
@@ -41,6 +41,17 @@ export function installHttpExtras(app: FastifyInstance): void {
   app.options('/*', async (_request, reply) => {
     reply.headers(corsHeaders).status(204).send();
   });
+}
+
+/**
+ * V8 quotes the body (and the offending character) in JSON syntax errors, and error answers and
+ * logs repeat the message: a body may hold a secret, so only the kind of mistake is kept.
+ */
+export function withoutQuotedBody(message: string): string {
+  const kept = message
+    .replace(/(^|,\s*)(\.\.\.)?"[\s\S]*"(\.\.\.)? is not valid JSON$/, '')
+    .replace(/^Unexpected token '[\s\S]*'$/, 'Unexpected token');
+  return kept || 'not a JSON value';
 }
 
 /** Hawk's payload hash: sha256 over `hawk.1.payload\n<content type>\n<body>\n`, base64. */

@@ -67,7 +67,8 @@ async function handle(
   for (const [key, value] of Object.entries(request.params as Record<string, string>)) {
     params[key === '*' && wildcard ? wildcard : key] = value;
   }
-  request.taskyardEndpoint = { service, name: decl.name, params, body: request.body };
+  const echoed = decl.cleanPayload ? (decl.cleanPayload(request.body) ?? {}) : request.body;
+  request.taskyardEndpoint = { service, name: decl.name, params, body: echoed };
   for (const [name, pattern] of Object.entries(decl.params ?? {})) {
     const value = params[name];
     if (value !== undefined && !pattern.test(value)) {

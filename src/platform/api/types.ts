@@ -77,6 +77,11 @@ export interface EndpointDeclaration<
   category?: string;
   /** The handler authenticates the request itself (testAuthenticate, with its own test clients). */
   skipAuthentication?: boolean;
+  /**
+   * What error bodies echo of the request body (`requestInfo.payload`), for bodies that carry
+   * secrets; without it the body is echoed as sent.
+   */
+  cleanPayload?(body: unknown): unknown;
   handler(
     ctx: EndpointContext<Record<string, string>, Static<TQuery>, Static<TInput>>,
   ): Promise<Static<TOutput> | undefined>;
