@@ -20,6 +20,12 @@ import {
 } from './platform/events/index.ts';
 import { type AuthService, createAuthService } from './services/auth/index.ts';
 import { RemoteAuthenticator } from './services/auth/remote-authenticator.ts';
+import { createHooksService, HOOKS_CLIENT_ID } from './services/hooks/index.ts';
+
+export { HOOKS_CLIENT_ID };
+/** What the hooks service's own client holds: every hook's task is limited to its hook role anyway. */
+export const HOOKS_CLIENT_SCOPES = ['assume:hook-id:*', 'queue:create-task:*', 'notify:email:*'];
+
 import { createIndexService } from './services/index/index.ts';
 import { createPurgeCacheService } from './services/purge-cache/index.ts';
 import { createQueueService, type QueueService } from './services/queue/index.ts';
@@ -31,10 +37,11 @@ const SIMPLE_SERVICES: Record<string, (opts: ServiceOptions) => Service> = {
   index: createIndexService,
   secrets: createSecretsService,
   'purge-cache': createPurgeCacheService,
+  hooks: createHooksService,
 };
 
 /** Every service this build of Taskyard has. */
-export const SERVICE_NAMES = ['auth', 'queue', 'index', 'secrets', 'purge-cache'] as const;
+export const SERVICE_NAMES = ['auth', 'queue', 'index', 'secrets', 'purge-cache', 'hooks'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface TaskyardOptions {
@@ -157,6 +164,11 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
   } else {
     authenticator = new RemoteAuthenticator(config.authUrl ?? rootUrl());
   }
+  if (opts.services.includes('hooks') && !config.staticClients.some((c) => c.clientId === HOOKS_CLIENT_ID)) {
+    throw new ConfigError(
+      `the hooks service needs the static client ${HOOKS_CLIENT_ID} (with assume:hook-id:* and queue:create-task:*) in staticClients (TASKYARD_STATIC_CLIENTS): it creates the hooks' tasks`,
+    );
+  }
   let queue: QueueService | undefined;
   if (opts.services.includes('queue')) {
     queue = createQueueService({
@@ -182,6 +194,7 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
       bus: opts.bus,
       logger: logger.child({ service: name }),
       now: opts.now ?? (() => new Date()),
+      rootUrl,
       backgroundLoops: opts.backgroundLoops !== false,
     });
     await service.start();

@@ -5,7 +5,13 @@ import { loadConfig } from '../platform/config.ts';
 import { Database, migrate, startEmbeddedPostgres } from '../platform/db/index.ts';
 import { InProcessBus } from '../platform/events/index.ts';
 import { createLogger } from '../platform/log.ts';
-import { createTaskyard, QUEUE_CLIENT_ID, SERVICE_NAMES } from '../server.ts';
+import {
+  createTaskyard,
+  HOOKS_CLIENT_ID,
+  HOOKS_CLIENT_SCOPES,
+  QUEUE_CLIENT_ID,
+  SERVICE_NAMES,
+} from '../server.ts';
 import { DataDir } from './data-dir.ts';
 import { runUntilSignal } from './run-until-signal.ts';
 
@@ -54,7 +60,16 @@ export async function upCommand(opts: { port: number; dataDir: string }): Promis
           description: 'The queue: issues the credentials of claimed tasks',
           scopes: ['*'],
         },
-        ...base.staticClients.filter((c) => c.clientId !== root.clientId && c.clientId !== QUEUE_CLIENT_ID),
+        {
+          clientId: HOOKS_CLIENT_ID,
+          accessToken: dir.secret('hooksAccessToken', () => slugid.v4() + slugid.v4()),
+          description: 'The hooks service: creates the tasks of hooks, each limited to its hook role',
+          scopes: HOOKS_CLIENT_SCOPES,
+        },
+        ...base.staticClients.filter(
+          (c) =>
+            c.clientId !== root.clientId && c.clientId !== QUEUE_CLIENT_ID && c.clientId !== HOOKS_CLIENT_ID,
+        ),
       ],
     };
     const logger = createLogger(config.logLevel, { proc: 'up' });

@@ -11,6 +11,8 @@ export interface ServiceOptions {
   bus: EventBus;
   logger: Logger;
   now: () => Date;
+  /** The deployment's root URL (known once the process listens). */
+  rootUrl: () => string;
   /** Run background loops and event consumers in this process. */
   backgroundLoops: boolean;
 }

@@ -6,7 +6,13 @@ import pino from 'pino';
 import slugid from 'slugid';
 import { type Config, configDefaults } from '../../src/platform/config.ts';
 import { type EventBus, InProcessBus } from '../../src/platform/events/index.ts';
-import { createTaskyard, SERVICE_NAMES, type ServiceName, type Taskyard } from '../../src/server.ts';
+import {
+  createTaskyard,
+  HOOKS_CLIENT_SCOPES,
+  SERVICE_NAMES,
+  type ServiceName,
+  type Taskyard,
+} from '../../src/server.ts';
 import { TokenCipher } from '../../src/services/auth/token-crypto.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -64,6 +70,11 @@ export async function startTestTaskyard(
     staticClients: [
       { ...root, scopes: ['*'] },
       { clientId: 'static/taskcluster/queue', accessToken: slugid.v4() + slugid.v4(), scopes: ['*'] },
+      {
+        clientId: 'static/taskcluster/hooks',
+        accessToken: slugid.v4() + slugid.v4(),
+        scopes: HOOKS_CLIENT_SCOPES,
+      },
     ],
     logLevel: 'silent',
     ...opts.config,

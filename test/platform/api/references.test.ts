@@ -28,6 +28,10 @@ describe('every endpoint and exchange of the official client', () => {
   it.each([
     ['Auth', 'auth'],
     ['Queue', 'queue'],
+    ['Index', 'index'],
+    ['Secrets', 'secrets'],
+    ['PurgeCache', 'purge-cache'],
+    ['Hooks', 'hooks'],
   ])('%s: same names, methods, routes, arguments, query parameters and scopes', async (client, service) => {
     const { body: ref } = await get(`/references/${service}/v1/api.json`);
     const ours = new Map<string, Entry>(ref.entries.map((e: Entry) => [e.name, e]));

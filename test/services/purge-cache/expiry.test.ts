@@ -76,6 +76,7 @@ describe('purge request expiry', () => {
       bus,
       logger: pino({ level: 'silent' }),
       now: () => new Date(),
+      rootUrl: () => ty.rootUrl,
       backgroundLoops: true,
     });
     await service.start();

@@ -122,6 +122,7 @@ describe('configuration', () => {
     bus: new InProcessBus(),
     logger: silent,
     now: () => new Date(),
+    rootUrl: () => 'http://localhost',
     backgroundLoops: false,
   });
 

@@ -1,0 +1,146 @@
+/** The hooks service's SQL: hook definitions and their last fires. */
+import type { Queryable } from '../../platform/db/index.ts';
+
+export interface HookRow {
+  hookGroupId: string;
+  hookId: string;
+  metadata: { name: string; description: string; owner: string; emailOnError?: boolean };
+  task: Record<string, unknown>;
+  bindings: { exchange: string; routingKeyPattern: string }[];
+  schedule: string[];
+  triggerSchema: Record<string, unknown>;
+  triggerToken: string;
+  nextScheduledDate: Date | null;
+  nextTaskId: string;
+}
+
+const COLS = `hook_group_id as "hookGroupId", hook_id as "hookId", metadata, task, bindings, schedule,
+  trigger_schema as "triggerSchema", trigger_token as "triggerToken",
+  next_scheduled_date as "nextScheduledDate", next_task_id as "nextTaskId"`;
+
+export async function getHook(
+  q: Queryable,
+  g: string,
+  h: string,
+  lock = false,
+): Promise<HookRow | undefined> {
+  const res = await q.query<HookRow>(
+    `select ${COLS} from hooks where hook_group_id = $1 and hook_id = $2${lock ? ' for update' : ''}`,
+    [g, h],
+  );
+  return res.rows[0];
+}
+
+export async function listHooks(q: Queryable, g: string): Promise<HookRow[]> {
+  return (await q.query<HookRow>(`select ${COLS} from hooks where hook_group_id = $1 order by hook_id`, [g]))
+    .rows;
+}
+
+export async function listGroups(q: Queryable): Promise<string[]> {
+  const res = await q.query<{ g: string }>('select distinct hook_group_id as g from hooks order by 1');
+  return res.rows.map((r) => r.g);
+}
+
+/** Inserts a hook; false when one exists with that id. */
+export async function insertHook(q: Queryable, row: HookRow): Promise<boolean> {
+  const res = await q.query(
+    `insert into hooks (hook_group_id, hook_id, metadata, task, bindings, schedule, trigger_schema,
+       trigger_token, next_scheduled_date, next_task_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict do nothing`,
+    hookValues(row),
+  );
+  return res.rowCount === 1;
+}
+
+export async function updateHook(q: Queryable, row: HookRow): Promise<void> {
+  await q.query(
+    `update hooks set metadata = $3, task = $4, bindings = $5, schedule = $6, trigger_schema = $7,
+       trigger_token = $8, next_scheduled_date = $9, next_task_id = $10
+     where hook_group_id = $1 and hook_id = $2`,
+    hookValues(row),
+  );
+}
+
+function hookValues(row: HookRow): unknown[] {
+  return [
+    row.hookGroupId,
+    row.hookId,
+    JSON.stringify(row.metadata),
+    JSON.stringify(row.task),
+    JSON.stringify(row.bindings),
+    JSON.stringify(row.schedule),
+    JSON.stringify(row.triggerSchema),
+    row.triggerToken,
+    row.nextScheduledDate,
+    row.nextTaskId,
+  ];
+}
+
+export async function deleteHook(q: Queryable, g: string, h: string): Promise<void> {
+  await q.query('delete from hooks where hook_group_id = $1 and hook_id = $2', [g, h]);
+  await q.query('delete from hooks_last_fires where hook_group_id = $1 and hook_id = $2', [g, h]);
+}
+
+/** Hooks whose next scheduled fire is due, locked (others skip them). */
+export async function dueHooks(q: Queryable, now: Date, limit: number): Promise<HookRow[]> {
+  const res = await q.query<HookRow>(
+    `select ${COLS} from hooks where next_scheduled_date <= $1
+     order by next_scheduled_date limit $2 for update skip locked`,
+    [now, limit],
+  );
+  return res.rows;
+}
+
+export async function setNextScheduled(
+  q: Queryable,
+  g: string,
+  h: string,
+  next: Date | null,
+  nextTaskId: string,
+): Promise<void> {
+  await q.query(
+    'update hooks set next_scheduled_date = $3, next_task_id = $4 where hook_group_id = $1 and hook_id = $2',
+    [g, h, next, nextTaskId],
+  );
+}
+
+export interface LastFireRow {
+  id: string;
+  hookGroupId: string;
+  hookId: string;
+  firedBy: string;
+  taskId: string;
+  taskCreateTime: Date;
+  result: 'success' | 'error';
+  error: string;
+}
+
+export async function insertLastFire(q: Queryable, f: Omit<LastFireRow, 'id'>, expires: Date): Promise<void> {
+  await q.query(
+    `insert into hooks_last_fires (hook_group_id, hook_id, fired_by, task_id, task_create_time, result, error, expires)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [f.hookGroupId, f.hookId, f.firedBy, f.taskId, f.taskCreateTime, f.result, f.error, expires],
+  );
+}
+
+/** Last fires of a hook, newest first, below id `before`. */
+export async function listLastFires(
+  q: Queryable,
+  g: string,
+  h: string,
+  before: string | undefined,
+  limit: number,
+): Promise<LastFireRow[]> {
+  const res = await q.query<LastFireRow>(
+    `select id::text as id, hook_group_id as "hookGroupId", hook_id as "hookId", fired_by as "firedBy",
+       task_id as "taskId", task_create_time as "taskCreateTime", result, error
+     from hooks_last_fires where hook_group_id = $1 and hook_id = $2 and ($3::bigint is null or id < $3)
+     order by id desc limit $4`,
+    [g, h, before ?? null, limit],
+  );
+  return res.rows;
+}
+
+export async function expireLastFires(q: Queryable, now: Date): Promise<number> {
+  return (await q.query('delete from hooks_last_fires where expires < $1', [now])).rowCount ?? 0;
+}
