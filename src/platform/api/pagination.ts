@@ -25,3 +25,20 @@ export function decodeContinuation<T extends Record<string, unknown>>(
 /** Page size: `limit` capped at `max`, `max` when absent. */
 export const pageSize = (limit: number | undefined, max = 1000): number =>
   limit === undefined || limit === 0 ? max : Math.min(limit, max);
+
+/**
+ * A page of rows fetched with `limit + 1`: the extra row only says there is more, and the
+ * continuation resumes after the last row kept (`position` names where, e.g. `{after: id}`).
+ */
+export function keysetPage<T>(
+  rows: T[],
+  limit: number,
+  position: (last: T) => Record<string, unknown>,
+): { page: T[]; continuation: { continuationToken?: string } } {
+  const page = rows.slice(0, limit);
+  return {
+    page,
+    continuation:
+      rows.length > limit ? { continuationToken: encodeContinuation(position(page[page.length - 1])) } : {},
+  };
+}

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { decodeContinuation, encodeContinuation, pageSize } from '../../platform/api/pagination.ts';
+import { decodeContinuation, keysetPage, pageSize } from '../../platform/api/pagination.ts';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
 import type { AuthContext } from './context.ts';
 import { clientIdPattern, EntityHistoryResponse } from './schemas.ts';
@@ -37,18 +37,16 @@ export function auditEndpoints(ac: AuthContext): EndpointDeclaration[] {
        from auth_audit_history where ${condition} and ($3::bigint is null or id > $3) order by id limit $4`,
       [a, b, after?.id ?? null, limit + 1],
     );
-    const rows = res.rows.slice(0, limit);
+    const { page, continuation } = keysetPage(res.rows, limit, (last) => ({ id: Number(last.id) }));
     return {
-      auditHistory: rows.map((r) => ({
+      auditHistory: page.map((r) => ({
         clientId: r.clientId,
         actionType: r.action,
         created: r.created.toJSON(),
         entityId: r.entityId,
         entityType: r.entityType,
       })),
-      ...(res.rows.length > limit
-        ? { continuationToken: encodeContinuation({ id: Number(rows[rows.length - 1].id) }) }
-        : {}),
+      ...continuation,
     };
   }
 

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { decodeContinuation, encodeContinuation, pageSize } from '../../platform/api/pagination.ts';
+import { decodeContinuation, keysetPage, pageSize } from '../../platform/api/pagination.ts';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
 import { ApiError } from '../../platform/errors.ts';
 import { clientJson } from './client-json.ts';
@@ -94,13 +94,8 @@ export function clientEndpoints(ac: AuthContext): EndpointDeclaration[] {
           after: after?.after,
           limit: limit + 1,
         });
-        const page = rows.slice(0, limit);
-        return {
-          clients: page.map(asJson),
-          ...(rows.length > limit
-            ? { continuationToken: encodeContinuation({ after: page[page.length - 1].clientId }) }
-            : {}),
-        };
+        const { page, continuation } = keysetPage(rows, limit, (last) => ({ after: last.clientId }));
+        return { clients: page.map(asJson), ...continuation };
       },
     }),
     endpoint({

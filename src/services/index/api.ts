@@ -1,6 +1,11 @@
 /** The index API: find, list, insert and delete entries; redirect to their artifacts; history. */
 import { createHash } from 'node:crypto';
-import { decodeContinuation, encodeContinuation, pageSize } from '../../platform/api/pagination.ts';
+import {
+  decodeContinuation,
+  encodeContinuation,
+  keysetPage,
+  pageSize,
+} from '../../platform/api/pagination.ts';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
 import { ApiError } from '../../platform/errors.ts';
 import type { ArtifactUrls } from './artifact-url.ts';
@@ -123,16 +128,14 @@ export function indexEndpoints(ctx: IndexContext, artifactUrls: ArtifactUrls): E
           after?.after,
           limit + 1,
         );
-        const page = rows.slice(0, limit);
+        const { page, continuation } = keysetPage(rows, limit, (last) => ({ after: last.name }));
         return {
           namespaces: page.map((r) => ({
             namespace: joinPath(r.parent, r.name),
             name: r.name,
             expires: r.expires.toJSON(),
           })),
-          ...(rows.length > limit
-            ? { continuationToken: encodeContinuation({ after: page.at(-1)!.name }) }
-            : {}),
+          ...continuation,
         };
       },
     }),
@@ -160,13 +163,8 @@ export function indexEndpoints(ctx: IndexContext, artifactUrls: ArtifactUrls): E
           after?.after,
           limit + 1,
         );
-        const page = rows.slice(0, limit);
-        return {
-          tasks: page.map(indexedTaskJson),
-          ...(rows.length > limit
-            ? { continuationToken: encodeContinuation({ after: page.at(-1)!.name }) }
-            : {}),
-        };
+        const { page, continuation } = keysetPage(rows, limit, (last) => ({ after: last.name }));
+        return { tasks: page.map(indexedTaskJson), ...continuation };
       },
     }),
     endpoint({

@@ -1,12 +1,12 @@
 import { Type } from '@sinclair/typebox';
-import { decodeContinuation, encodeContinuation, pageSize } from '../../platform/api/pagination.ts';
+import { decodeContinuation, keysetPage, pageSize } from '../../platform/api/pagination.ts';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
 import { ApiError } from '../../platform/errors.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
 import { publishTaskGroupEvent } from './events.ts';
 import { PriorityEnum, SlugId, slugidPattern, TaskDefinitionResponse, TaskStatusSchema } from './schemas.ts';
-import { priorityRank, taskDefinition, taskStatus } from './task-record.ts';
+import { priorityRank } from './task-record.ts';
 import { resolveUnresolved } from './transitions.ts';
 
 const params = { taskGroupId: slugidPattern };
@@ -84,17 +84,12 @@ export function groupEndpoints(ctx: QueueContext): EndpointDeclaration[] {
            order by task_id limit $3`,
           [params.taskGroupId, after?.after ?? null, limit + 1],
         );
-        const ids = res.rows.slice(0, limit).map((r) => r.taskId);
-        const tasks = new Map((await db.getTasks(ctx.database, ids)).map((t) => [t.taskId, t]));
-        return {
-          ...groupJson(group),
-          tasks: ids
-            .filter((id) => tasks.has(id))
-            .map((id) => ({ status: taskStatus(tasks.get(id)!), task: taskDefinition(tasks.get(id)!) })),
-          ...(res.rows.length > limit
-            ? { continuationToken: encodeContinuation({ after: ids[ids.length - 1] }) }
-            : {}),
-        };
+        const { page, continuation } = keysetPage(res.rows, limit, (last) => ({ after: last.taskId }));
+        const tasks = await db.taskEntries(
+          ctx.database,
+          page.map((r) => r.taskId),
+        );
+        return { ...groupJson(group), tasks, ...continuation };
       },
     }),
     endpoint({

@@ -1,5 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { decodeContinuation, encodeContinuation, pageSize } from '../../platform/api/pagination.ts';
+import {
+  decodeContinuation,
+  encodeContinuation,
+  keysetPage,
+  pageSize,
+} from '../../platform/api/pagination.ts';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
 import { ApiError } from '../../platform/errors.ts';
 import type { QueueContext } from './context.ts';
@@ -355,17 +360,12 @@ export function taskEndpoints(ctx: QueueContext): EndpointDeclaration[] {
            order by dependent_task_id limit $3`,
           [params.taskId, after?.after ?? null, limit + 1],
         );
-        const ids = res.rows.slice(0, limit).map((r) => r.id);
-        const found = new Map((await db.getTasks(ctx.database, ids)).map((t) => [t.taskId, t]));
-        return {
-          taskId: params.taskId,
-          tasks: ids
-            .filter((id) => found.has(id))
-            .map((id) => ({ status: taskStatus(found.get(id)!), task: taskDefinition(found.get(id)!) })),
-          ...(res.rows.length > limit
-            ? { continuationToken: encodeContinuation({ after: ids[ids.length - 1] }) }
-            : {}),
-        };
+        const { page, continuation } = keysetPage(res.rows, limit, (last) => ({ after: last.id }));
+        const tasks = await db.taskEntries(
+          ctx.database,
+          page.map((r) => r.id),
+        );
+        return { taskId: params.taskId, tasks, ...continuation };
       },
     }),
   ];

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../platform/db/index.ts';
-import type { Run, TaskRecord } from './task-record.ts';
+import { type Run, type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 
 const taskColumns = `task_id as "taskId", task_group_id as "taskGroupId", scheduler_id as "schedulerId",
   project_id as "projectId", task_queue_id as "taskQueueId", dependencies, requires, routes, priority,
@@ -23,6 +23,15 @@ export async function getTasks(q: Queryable, taskIds: string[]): Promise<TaskRec
     taskIds,
   ]);
   return res.rows;
+}
+
+/** `{status, task}` of each existing task among `taskIds`, in that order (list items of the API). */
+export async function taskEntries(q: Queryable, taskIds: string[]) {
+  const byId = new Map((await getTasks(q, taskIds)).map((t) => [t.taskId, t]));
+  return taskIds.flatMap((id) => {
+    const t = byId.get(id);
+    return t ? [{ status: taskStatus(t), task: taskDefinition(t) }] : [];
+  });
 }
 
 export async function insertTask(q: Queryable, t: TaskRecord): Promise<boolean> {
