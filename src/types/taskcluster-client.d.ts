@@ -1,4 +1,4 @@
-// The official client ships no types; tests use it as the untyped library users call.
+// The official client ships no types: tests use it as users do, and the worker and CLI call it through typed wrappers of their own.
 declare module 'taskcluster-client' {
   // biome-ignore lint/suspicious/noExplicitAny: the client is dynamically generated from references
   const taskcluster: any;
