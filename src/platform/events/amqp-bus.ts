@@ -1,7 +1,17 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import pino, { type Logger } from 'pino';
 import { AmqpConsumer } from './amqp-consumer.ts';
-import { type ConsumeOptions, type Consumer, type EventBus, type EventMessage, PublishError } from './bus.ts';
+import {
+  type Binding,
+  type ConsumeOptions,
+  type Consumer,
+  type EventBus,
+  type EventMessage,
+  PublishError,
+} from './bus.ts';
+
+/** AMQP's NOT_FOUND reply code (missing queue or exchange); it closes the channel. */
+const AMQP_NOT_FOUND = 404;
 
 export interface AmqpBusOptions {
   logger?: Logger;
@@ -205,6 +215,7 @@ export class AmqpBus implements EventBus {
               contentType: 'application/json',
               contentEncoding: 'utf-8',
               ...(msg.cc.length > 0 ? { CC: msg.cc } : {}),
+              ...(msg.messageId !== undefined ? { messageId: msg.messageId } : {}),
             },
             (err) => settle(i, err ? (err instanceof Error ? err : new Error(String(err))) : 'ok'),
           );
@@ -256,6 +267,57 @@ export class AmqpBus implements EventBus {
         await consumer.close();
       },
     };
+  }
+
+  async bindQueue(queueName: string, bindings: Binding[]): Promise<void> {
+    await this.withChannel(async (ch) => {
+      await ch.assertQueue(queueName, { durable: true });
+      for (const binding of bindings) {
+        // As for consumers: binding may come before any publisher declared the exchange.
+        await ch.assertExchange(binding.exchange, 'topic', { durable: true });
+        await ch.bindQueue(queueName, binding.exchange, binding.pattern);
+      }
+    });
+  }
+
+  async unbindQueue(queueName: string, bindings: Binding[]): Promise<void> {
+    for (const binding of bindings) {
+      // One channel per binding: a missing queue or exchange (nothing to unbind) closes the channel.
+      await this.withChannel((ch) => ch.unbindQueue(queueName, binding.exchange, binding.pattern)).catch(
+        (err: unknown) => {
+          if ((err as { code?: unknown }).code !== AMQP_NOT_FOUND) {
+            throw err;
+          }
+        },
+      );
+    }
+  }
+
+  async deleteQueue(queueName: string): Promise<void> {
+    await this.withChannel((ch) => ch.deleteQueue(queueName)).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code !== AMQP_NOT_FOUND) {
+        throw err;
+      }
+    });
+  }
+
+  /** Runs `fn` on a channel of its own, closed afterwards (a failed operation has closed it already). */
+  private async withChannel<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
+    if (this.closed) {
+      throw new Error('AmqpBus is closed');
+    }
+    const conn = this.conn;
+    if (!conn) {
+      throw new Error('not connected to the AMQP broker');
+    }
+    const ch = await conn.createChannel();
+    // A failing operation also emits 'error' on the channel; the rejected promise reports it.
+    ch.on('error', () => undefined);
+    try {
+      return await fn(ch);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

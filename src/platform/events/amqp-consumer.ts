@@ -112,6 +112,7 @@ export class AmqpConsumer {
       routes: Array.isArray(cc) ? routesFromCC(cc) : [],
       payload,
       redelivered: msg.fields.redelivered,
+      ...(typeof msg.properties.messageId === 'string' ? { messageId: msg.properties.messageId } : {}),
     };
     this.inFlight++;
     Promise.resolve()

@@ -6,6 +6,8 @@ export interface EventMessage {
   routingKey: string;
   cc: string[];
   payload: unknown;
+  /** Unique id of the message (the relay sets `outbox-<row id>`); AMQP's `messageId` property. */
+  messageId?: string;
 }
 
 /** What consumers see; `routes` are the CC keys with the `route.` prefix stripped, as Pulse clients report them. */
@@ -15,6 +17,8 @@ export interface DeliveredMessage {
   routes: string[];
   payload: unknown;
   redelivered: boolean;
+  /** The publisher's message id, when it gave one (Taskyard's relay always does). */
+  messageId?: string;
 }
 
 export interface Binding {
@@ -40,6 +44,15 @@ export interface EventBus {
   /** Resolves only when every message is confirmed; may reject with `PublishError`. */
   publish(messages: EventMessage[]): Promise<void>;
   consume(opts: ConsumeOptions): Promise<Consumer>;
+  /**
+   * Adds bindings to a durable queue, creating the queue if needed (messages matching them are
+   * kept until consumed). Bindings already in place stay; binding twice is a no-op.
+   */
+  bindQueue(queueName: string, bindings: Binding[]): Promise<void>;
+  /** Removes bindings from a queue; unknown bindings and a missing queue are fine. */
+  unbindQueue(queueName: string, bindings: Binding[]): Promise<void>;
+  /** Deletes a queue with its bindings and waiting messages (consumers on it stop); a missing queue is fine. */
+  deleteQueue(queueName: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -45,6 +45,15 @@ class MemoryQueue {
     }
   }
 
+  unbind(binding: Binding): void {
+    const i = this.bindings.findIndex(
+      (b) => b.exchange === binding.exchange && b.pattern === binding.pattern,
+    );
+    if (i !== -1) {
+      this.bindings.splice(i, 1);
+    }
+  }
+
   accepts(msg: EventMessage): boolean {
     return this.bindings.some((b) => bindingMatches(b, msg));
   }
@@ -90,11 +99,7 @@ export class InProcessBus implements EventBus {
     if (this.closed) {
       throw new Error('InProcessBus is closed');
     }
-    let queue = this.queues.get(opts.queueName);
-    if (!queue) {
-      queue = new MemoryQueue(opts.queueName);
-      this.queues.set(opts.queueName, queue);
-    }
+    const queue = this.queueNamed(opts.queueName);
     if (queue.consumer) {
       throw new Error(`queue ${opts.queueName} already has a consumer in this process`);
     }
@@ -114,6 +119,48 @@ export class InProcessBus implements EventBus {
         await this.waitForInFlight(q);
       },
     };
+  }
+
+  async bindQueue(queueName: string, bindings: Binding[]): Promise<void> {
+    if (this.closed) {
+      throw new Error('InProcessBus is closed');
+    }
+    const queue = this.queueNamed(queueName);
+    for (const binding of bindings) {
+      queue.bind(binding);
+    }
+  }
+
+  async unbindQueue(queueName: string, bindings: Binding[]): Promise<void> {
+    const queue = this.queues.get(queueName);
+    for (const binding of bindings) {
+      queue?.unbind(binding);
+    }
+  }
+
+  async deleteQueue(queueName: string): Promise<void> {
+    const queue = this.queues.get(queueName);
+    if (!queue) {
+      return;
+    }
+    // Like AMQP: the queue's consumer is cancelled and its messages are gone; a handler already
+    // running finishes (its acknowledgement goes nowhere).
+    this.queues.delete(queueName);
+    queue.consumer = null;
+    queue.ready.length = 0;
+    for (const timer of queue.timers) {
+      clearTimeout(timer);
+    }
+    queue.timers.clear();
+  }
+
+  private queueNamed(name: string): MemoryQueue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new MemoryQueue(name);
+      this.queues.set(name, queue);
+    }
+    return queue;
   }
 
   /** Resolves when no message is waiting or being handled in any queue that has a consumer. */
@@ -164,6 +211,7 @@ export class InProcessBus implements EventBus {
         routes: routesFromCC(pending.msg.cc),
         payload: pending.msg.payload,
         redelivered: pending.redelivered,
+        ...(pending.msg.messageId !== undefined ? { messageId: pending.msg.messageId } : {}),
       };
       // Deferred so a handler never runs inside publish()'s caller (the relay's transaction).
       setImmediate(() => {
@@ -195,7 +243,7 @@ export class InProcessBus implements EventBus {
   }
 
   private requeueLater(queue: MemoryQueue, pending: Pending): void {
-    if (this.closed) {
+    if (this.closed || this.queues.get(queue.name) !== queue) {
       return;
     }
     pending.failures++;

@@ -233,6 +233,7 @@ export class OutboxRelay {
           routingKey: row.routing_key,
           cc: row.cc,
           payload: row.payload,
+          messageId: `outbox-${row.id}`,
         }));
         let confirmed = rows.length;
         let error: unknown;

@@ -160,6 +160,46 @@ describeAmqp('AmqpBus against RabbitMQ', () => {
     await second.close();
   });
 
+  it('binds, unbinds and deletes queues apart from consumers, passing message ids through', async () => {
+    const q = queueName('managed');
+    const got: DeliveredMessage[] = [];
+    await bus.bindQueue(q, [
+      { exchange: ex, pattern: 'primary.a' },
+      { exchange: ex, pattern: 'primary.b' },
+    ]);
+    await bus.publish([{ ...message('primary.a'), messageId: 'outbox-1' }, message('primary.b')]);
+    await bus.unbindQueue(q, [{ exchange: ex, pattern: 'primary.b' }]);
+    // Unbinding what is not bound, or from a missing queue or exchange, is fine.
+    await bus.unbindQueue(q, [{ exchange: ex, pattern: 'primary.never' }]);
+    await bus.unbindQueue(queueName('missing'), [{ exchange: ex, pattern: '#' }]);
+    await bus.unbindQueue(q, [{ exchange: `${ex}-missing`, pattern: '#' }]);
+    // Same queue, same publisher: primary.b (now unbound) would arrive before the marker.
+    await bus.publish([message('primary.b'), message('primary.a', [], { marker: true })]);
+    const consumer = await bus.consume({
+      queueName: q,
+      bindings: [],
+      handler: async (m) => void got.push(m),
+    });
+    await vi.waitFor(() => expect(got).toHaveLength(3));
+    expect(got.map((m) => [m.routingKey, m.messageId])).toEqual([
+      ['primary.a', 'outbox-1'],
+      ['primary.b', undefined],
+      ['primary.a', undefined],
+    ]);
+    await consumer.close();
+    await bus.publish([message('primary.a')]);
+    await bus.deleteQueue(q);
+    await bus.deleteQueue(q);
+    const conn = await amqp.connect(amqpUrl()!);
+    try {
+      const ch = await conn.createChannel();
+      ch.on('error', () => undefined);
+      await expect(ch.checkQueue(q)).rejects.toMatchObject({ code: 404 });
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('rejects publishes while the broker is unreachable and resumes consuming after reconnecting', async () => {
     const url = new URL(amqpUrl()!);
     const proxy = await TcpProxy.start(url.hostname, Number(url.port || 5672));

@@ -106,3 +106,58 @@ describe('InProcessBus', () => {
     expect(maxRunning).toBe(2);
   });
 });
+
+describe('InProcessBus queues managed apart from consumers', () => {
+  it('adds and removes bindings of a queue, keeping messages for the bindings it still has', async () => {
+    bus = new InProcessBus();
+    const got: string[] = [];
+    const ex = 'exchange/test/v1/thing';
+    await bus.bindQueue('managed', [
+      { exchange: ex, pattern: 'a.#' },
+      { exchange: ex, pattern: 'b.#' },
+    ]);
+    await bus.publish([msg('a.1'), msg('b.1'), msg('c.1')]);
+    await bus.unbindQueue('managed', [{ exchange: ex, pattern: 'b.#' }]);
+    await bus.unbindQueue('managed', [{ exchange: ex, pattern: 'never.bound' }]);
+    await bus.unbindQueue('no-such-queue', [{ exchange: ex, pattern: '#' }]);
+    await bus.publish([msg('b.2'), msg('a.2')]);
+    await bus.consume({
+      queueName: 'managed',
+      bindings: [],
+      handler: async (m) => void got.push(m.routingKey),
+    });
+    await vi.waitFor(() => expect(got).toEqual(['a.1', 'b.1', 'a.2']));
+  });
+
+  it('deletes a queue with its bindings and messages, stopping its consumer', async () => {
+    bus = new InProcessBus();
+    const got: string[] = [];
+    const ex = 'exchange/test/v1/thing';
+    await bus.bindQueue('doomed', [{ exchange: ex, pattern: '#' }]);
+    await bus.publish([msg('before')]);
+    await bus.deleteQueue('doomed');
+    await bus.deleteQueue('doomed');
+    await bus.publish([msg('after-delete')]);
+    // A new queue of the same name starts empty and unbound.
+    await bus.consume({
+      queueName: 'doomed',
+      bindings: [],
+      handler: async (m) => void got.push(m.routingKey),
+    });
+    await bus.bindQueue('doomed', [{ exchange: ex, pattern: 'marker' }]);
+    await bus.publish([msg('marker')]);
+    await vi.waitFor(() => expect(got).toEqual(['marker']));
+  });
+
+  it('passes the message id through to consumers', async () => {
+    bus = new InProcessBus();
+    const got: DeliveredMessage[] = [];
+    await bus.consume({
+      queueName: 'ids',
+      bindings: [{ exchange: 'exchange/test/v1/thing', pattern: '#' }],
+      handler: async (m) => void got.push(m),
+    });
+    await bus.publish([{ ...msg('k'), messageId: 'outbox-7' }, msg('no-id')]);
+    await vi.waitFor(() => expect(got.map((m) => m.messageId)).toEqual(['outbox-7', undefined]));
+  });
+});

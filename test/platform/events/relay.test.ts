@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Database } from '../../../src/platform/db/database.ts';
 import {
+  type Binding,
   type ConsumeOptions,
   type Consumer,
   type DeliveredMessage,
@@ -38,6 +39,15 @@ class FlakyBus implements EventBus {
   }
   consume(opts: ConsumeOptions): Promise<Consumer> {
     return this.inner.consume(opts);
+  }
+  bindQueue(queueName: string, bindings: Binding[]): Promise<void> {
+    return this.inner.bindQueue(queueName, bindings);
+  }
+  unbindQueue(queueName: string, bindings: Binding[]): Promise<void> {
+    return this.inner.unbindQueue(queueName, bindings);
+  }
+  deleteQueue(queueName: string): Promise<void> {
+    return this.inner.deleteQueue(queueName);
   }
   close(): Promise<void> {
     return this.inner.close();
