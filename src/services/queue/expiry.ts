@@ -1,4 +1,5 @@
 import type { Queryable } from '../../platform/db/index.ts';
+import { expireLiveLogs } from './live-log-db.ts';
 
 export interface ExpiryCounts {
   tasks: number;
@@ -8,6 +9,7 @@ export interface ExpiryCounts {
   workers: number;
   taskQueues: number;
   provisioners: number;
+  liveLogChunks: number;
 }
 
 /** Rows removed per statement, so expiry never holds long locks or builds huge transactions. */
@@ -72,5 +74,6 @@ export async function expireQueueData(
     workers: await drain('queue_workers'),
     taskQueues: await drain('queue_task_queues'),
     provisioners: await drain('queue_provisioners'),
+    liveLogChunks: await expireLiveLogs(q, now, BATCH),
   };
 }

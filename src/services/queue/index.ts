@@ -5,11 +5,13 @@ import type { Database } from '../../platform/db/index.ts';
 import { artifactEndpoints } from './api-artifacts.ts';
 import { claimEndpoints } from './api-claims.ts';
 import { groupEndpoints } from './api-groups.ts';
+import { liveLogEndpoints } from './api-live-log.ts';
 import { taskEndpoints } from './api-tasks.ts';
 import { workerEndpoints } from './api-workers.ts';
 import { defaultQueueSettings, type QueueContext, type QueueSettings } from './context.ts';
 import { DependencyResolver } from './dependency-resolver.ts';
 import { queueExchanges } from './events.ts';
+import { LiveLogHub } from './live-log-hub.ts';
 import { startQueueLoops } from './loops.ts';
 import { workClaimerFor } from './work-claimer.ts';
 
@@ -23,6 +25,8 @@ export interface QueueServiceOptions {
   blobStore?: BlobStore;
   /** Run the background loops (dependency resolution, claim expiry, deadlines, expiry) here. */
   backgroundLoops?: boolean;
+  /** Most bytes one run's live log may hold (default 100 MiB). */
+  liveLogMaxBytes?: number;
 }
 
 export interface QueueService {
@@ -30,6 +34,8 @@ export interface QueueService {
   exchanges: typeof queueExchanges;
   context: QueueContext;
   dependencyResolver: DependencyResolver;
+  /** This process's live-log followers. */
+  liveLogs: LiveLogHub;
   start(): Promise<void>;
   /** Answers every waiting claimWork at once (with no task), so the HTTP server can close. */
   releaseWaiters(): Promise<void>;
@@ -45,6 +51,7 @@ export function createQueueService(opts: QueueServiceOptions): QueueService {
     credentials: opts.credentials,
     blobStore: opts.blobStore,
   };
+  const liveLogs = new LiveLogHub(context.database, context.logger);
   const dependencyResolver = new DependencyResolver(context.database, context.logger, context.now);
   const api: ServiceApi = {
     serviceName: 'queue',
@@ -57,6 +64,7 @@ export function createQueueService(opts: QueueServiceOptions): QueueService {
       ...claimEndpoints(context),
       ...artifactEndpoints(context),
       ...workerEndpoints(context),
+      ...liveLogEndpoints(context, liveLogs, { maxBytes: opts.liveLogMaxBytes }),
     ],
   };
   let stopLoops: (() => Promise<void>) | undefined;
@@ -65,6 +73,7 @@ export function createQueueService(opts: QueueServiceOptions): QueueService {
     exchanges: queueExchanges,
     context,
     dependencyResolver,
+    liveLogs,
     async start() {
       if (opts.backgroundLoops !== false) {
         await dependencyResolver.start();
@@ -73,6 +82,8 @@ export function createQueueService(opts: QueueServiceOptions): QueueService {
     },
     async releaseWaiters() {
       await workClaimerFor(context).stop();
+      // Live-log streams would hold the HTTP server open; their clients re-request with an offset.
+      await liveLogs.close();
     },
     async stop() {
       await stopLoops?.();
