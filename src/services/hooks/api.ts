@@ -1,14 +1,15 @@
 /** The hooks API: CRUD of hooks, their status, triggering, trigger tokens and last fires. */
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { Ajv } from 'ajv';
-import { CronExpressionParser } from 'cron-parser';
 import slugid from 'slugid';
 import { decodeContinuation, encodeContinuation, pageSize } from '../../platform/api/pagination.ts';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
 import { ApiError } from '../../platform/errors.ts';
+import { nextDate, scheduleEntryProblem } from './cron.ts';
 import * as db from './db.ts';
+import { enqueueHookChanged } from './events.ts';
 import { type FiredBy, fireHook, type HooksContext } from './fire.ts';
+import { notifyHooksChanged } from './listeners.ts';
 import {
   CreateHookRequest,
   HookDefinition,
@@ -21,34 +22,23 @@ import {
   TriggerHookResponse,
   TriggerTokenResponse,
 } from './schemas.ts';
+import { bindingsProblem, templateProblem, triggerPayloadProblem, triggerValidator } from './validation.ts';
 
 const CATEGORY = 'Hooks Service';
 const ID = /^[a-zA-Z0-9-_]{1,1000}$/;
 const params = { hookGroupId: ID, hookId: ID };
-const ajv = new Ajv({ strict: false, allErrors: true });
 
 export const newToken = () => randomBytes(33).toString('base64url');
 
-/** The first time strictly after `after` of any of the cron schedules (UTC), or null. */
-export function nextDate(schedule: string[], after: Date): Date | null {
-  let best: Date | null = null;
-  for (const s of schedule) {
-    const d = CronExpressionParser.parse(s, { currentDate: after, tz: 'UTC' }).next().toDate();
-    if (!best || d < best) best = d;
-  }
-  return best;
-}
-
 function checkSchedule(schedule: string[]) {
-  for (const s of schedule) {
-    try {
-      CronExpressionParser.parse(s, { tz: 'UTC' });
-    } catch (err) {
-      throw new ApiError(
-        'InputError',
-        `Invalid schedule entry ${JSON.stringify(s)}: ${(err as Error).message}`,
-      );
+  for (const [i, s] of schedule.entries()) {
+    const problem = scheduleEntryProblem(s);
+    if (problem) {
+      throw new ApiError('InputError', `Invalid schedule[${i}] ${JSON.stringify(s)}: ${problem}`);
     }
+  }
+  if (new Set(schedule).size !== schedule.length) {
+    throw new ApiError('InputError', 'schedule lists an entry twice');
   }
 }
 
@@ -88,17 +78,23 @@ export function hooksEndpoints(ctx: HooksContext): EndpointDeclaration[] {
       additionalProperties: false,
     };
     try {
-      ajv.compile(triggerSchema);
+      triggerValidator(triggerSchema);
     } catch (err) {
-      throw new ApiError('InputError', `Invalid triggerSchema: ${(err as Error).message}`);
+      throw new ApiError('InputError', `triggerSchema is not a valid JSON schema: ${(err as Error).message}`);
     }
+    // As upstream, an update without bindings keeps the hook's bindings.
+    const bindings = body.bindings ?? prev?.bindings ?? [];
+    const bindingError = bindingsProblem(bindings);
+    if (bindingError) throw new ApiError('InputError', `Invalid bindings: ${bindingError}`);
+    const templateError = templateProblem(body.task);
+    if (templateError) throw new ApiError('InputError', `Invalid task template: ${templateError}`);
     const sameSchedule = prev && JSON.stringify(prev.schedule) === JSON.stringify(schedule);
     return {
       hookGroupId: g,
       hookId: h,
       metadata: { emailOnError: true, ...body.metadata },
       task: body.task,
-      bindings: body.bindings ?? [],
+      bindings,
       schedule,
       triggerSchema,
       triggerToken: prev?.triggerToken ?? newToken(),
@@ -108,12 +104,9 @@ export function hooksEndpoints(ctx: HooksContext): EndpointDeclaration[] {
   }
 
   async function trigger(hook: db.HookRow, firedBy: FiredBy, payload: unknown, clientId?: string) {
-    const validate = ajv.compile(hook.triggerSchema);
-    if (!validate(payload)) {
-      throw new ApiError(
-        'InputError',
-        `Trigger payload does not match the hook's triggerSchema: ${ajv.errorsText(validate.errors)}`,
-      );
+    const problem = triggerPayloadProblem(hook.triggerSchema, payload);
+    if (problem) {
+      throw new ApiError('InputError', `Trigger payload does not match the hook's triggerSchema: ${problem}`);
     }
     const result = await fireHook(ctx, hook, firedBy, payload, { clientId });
     if (result.error) {
@@ -154,11 +147,15 @@ export function hooksEndpoints(ctx: HooksContext): EndpointDeclaration[] {
             }
             if (!(await db.insertHook(tx, row)))
               throw new ApiError('RequestConflict', `Hook ${g}/${h} already exists`);
+            await enqueueHookChanged(tx, 'created', g, h);
+            if (row.bindings.length > 0) await notifyHooksChanged(tx);
             return hookJson(row);
           }
           if (!prev) throw new ApiError('ResourceNotFound', `No such hook ${g}/${h}`);
           const row = definition(g, h, body, prev);
           await db.updateHook(tx, row);
+          await enqueueHookChanged(tx, 'updated', g, h);
+          if (prev.bindings.length > 0 || row.bindings.length > 0) await notifyHooksChanged(tx);
           return hookJson(row);
         });
       },
@@ -249,7 +246,13 @@ export function hooksEndpoints(ctx: HooksContext): EndpointDeclaration[] {
       stability: 'stable',
       category: CATEGORY,
       handler: async ({ params: p }) => {
-        await db.deleteHook(ctx.database, p.hookGroupId!, p.hookId!);
+        await ctx.database.transaction(async (tx) => {
+          const prev = await db.getHook(tx, p.hookGroupId!, p.hookId!, true);
+          if (!prev) return;
+          await db.deleteHook(tx, p.hookGroupId!, p.hookId!);
+          await enqueueHookChanged(tx, 'deleted', p.hookGroupId!, p.hookId!);
+          if (prev.bindings.length > 0) await notifyHooksChanged(tx);
+        });
         return undefined;
       },
     }),

@@ -76,9 +76,11 @@ function hookValues(row: HookRow): unknown[] {
   ];
 }
 
-export async function deleteHook(q: Queryable, g: string, h: string): Promise<void> {
-  await q.query('delete from hooks where hook_group_id = $1 and hook_id = $2', [g, h]);
+/** Deletes a hook and its last fires; false when there was no such hook. */
+export async function deleteHook(q: Queryable, g: string, h: string): Promise<boolean> {
+  const res = await q.query('delete from hooks where hook_group_id = $1 and hook_id = $2', [g, h]);
   await q.query('delete from hooks_last_fires where hook_group_id = $1 and hook_id = $2', [g, h]);
+  return res.rowCount === 1;
 }
 
 /** Hooks whose next scheduled fire is due, locked (others skip them). */
@@ -143,4 +145,98 @@ export async function listLastFires(
 
 export async function expireLastFires(q: Queryable, now: Date): Promise<number> {
   return (await q.query('delete from hooks_last_fires where expires < $1', [now])).rowCount ?? 0;
+}
+
+export interface Binding {
+  exchange: string;
+  routingKeyPattern: string;
+}
+
+export interface HookBindings {
+  hookGroupId: string;
+  hookId: string;
+  bindings: Binding[];
+}
+
+/** Every hook that has bindings. */
+export async function hooksWithBindings(q: Queryable): Promise<HookBindings[]> {
+  const res = await q.query<HookBindings>(
+    `select hook_group_id as "hookGroupId", hook_id as "hookId", bindings from hooks
+     where jsonb_array_length(bindings) > 0`,
+  );
+  return res.rows;
+}
+
+export interface HookQueueRow extends HookBindings {
+  queueName: string;
+}
+
+/** The hooks' queues and the bindings in place on them. */
+export async function hookQueues(q: Queryable): Promise<HookQueueRow[]> {
+  const res = await q.query<HookQueueRow>(
+    `select hook_group_id as "hookGroupId", hook_id as "hookId", queue_name as "queueName", bindings
+     from hooks_queues`,
+  );
+  return res.rows;
+}
+
+export async function upsertHookQueue(q: Queryable, row: HookQueueRow): Promise<void> {
+  await q.query(
+    `insert into hooks_queues (hook_group_id, hook_id, queue_name, bindings) values ($1, $2, $3, $4)
+     on conflict (hook_group_id, hook_id) do update set queue_name = $3, bindings = $4`,
+    [row.hookGroupId, row.hookId, row.queueName, JSON.stringify(row.bindings)],
+  );
+}
+
+export async function deleteHookQueue(q: Queryable, g: string, h: string): Promise<void> {
+  await q.query('delete from hooks_queues where hook_group_id = $1 and hook_id = $2', [g, h]);
+}
+
+export interface PulseFireClaim {
+  taskId: string;
+  firedAt: Date;
+  done: boolean;
+}
+
+/**
+ * Claims the fire of a message for a hook: the first claim gets the given taskId and time, later
+ * ones (a redelivery) get the first claim's, and whether it completed.
+ */
+export async function claimPulseFire(
+  q: Queryable,
+  g: string,
+  h: string,
+  messageId: string,
+  taskId: string,
+  now: Date,
+  expires: Date,
+): Promise<PulseFireClaim | undefined> {
+  const res = await q.query<PulseFireClaim>(
+    `with ins as (
+       insert into hooks_pulse_fires (hook_group_id, hook_id, message_id, task_id, fired_at, expires)
+       values ($1, $2, $3, $4, $5, $6) on conflict do nothing
+       returning task_id, fired_at, done)
+     select task_id as "taskId", fired_at as "firedAt", done from ins
+     union all
+     select task_id, fired_at, done from hooks_pulse_fires
+     where hook_group_id = $1 and hook_id = $2 and message_id = $3 and not exists (select 1 from ins)`,
+    [g, h, messageId, taskId, now, expires],
+  );
+  return res.rows[0];
+}
+
+export async function completePulseFire(
+  q: Queryable,
+  g: string,
+  h: string,
+  messageId: string,
+): Promise<void> {
+  await q.query(
+    'update hooks_pulse_fires set done = true where hook_group_id = $1 and hook_id = $2 and message_id = $3',
+    [g, h, messageId],
+  );
+}
+
+export async function expirePulseFires(q: Queryable, now: Date): Promise<number> {
+  return (await q.query('delete from hooks_pulse_fires where expires < $1', [now])).rowCount ?? 0;
 }

@@ -12,13 +12,13 @@ const Metadata = Type.Object(
   {
     name: Type.String({ maxLength: 255 }),
     description: Type.String({ maxLength: 32768 }),
-    owner: Type.String({ maxLength: 255 }),
+    owner: Type.String({ maxLength: 255, format: 'email' }),
     emailOnError: Type.Optional(Type.Boolean({ default: true })),
   },
   { additionalProperties: false },
 );
 const Binding = Type.Object(
-  { exchange: Type.String(), routingKeyPattern: Type.String() },
+  { exchange: Type.String({ minLength: 1 }), routingKeyPattern: Type.String({ minLength: 1 }) },
   { additionalProperties: false },
 );
 
