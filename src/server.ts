@@ -27,6 +27,7 @@ export { HOOKS_CLIENT_ID };
 export const HOOKS_CLIENT_SCOPES = ['assume:hook-id:*', 'queue:create-task:*', 'notify:email:*'];
 
 import { createIndexService } from './services/index/index.ts';
+import { createNotifyService } from './services/notify/index.ts';
 import { createPurgeCacheService } from './services/purge-cache/index.ts';
 import { createQueueService, type QueueService } from './services/queue/index.ts';
 import { createSecretsService } from './services/secrets/index.ts';
@@ -38,10 +39,11 @@ const SIMPLE_SERVICES: Record<string, (opts: ServiceOptions) => Service> = {
   secrets: createSecretsService,
   'purge-cache': createPurgeCacheService,
   hooks: createHooksService,
+  notify: (opts) => createNotifyService(opts),
 };
 
 /** Every service this build of Taskyard has. */
-export const SERVICE_NAMES = ['auth', 'queue', 'index', 'secrets', 'purge-cache', 'hooks'] as const;
+export const SERVICE_NAMES = ['auth', 'queue', 'index', 'secrets', 'purge-cache', 'hooks', 'notify'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 export interface TaskyardOptions {

@@ -52,6 +52,27 @@ const ConfigSchema = Type.Object(
     s3ForcePathStyle: Type.Optional(Type.Boolean()),
     s3AccessKeyId: Type.Optional(Type.String({ minLength: 1 })),
     s3SecretAccessKey: Type.Optional(Type.String({ minLength: 1 })),
+    // Notify: each channel is configured when its settings are given (see docs/notify.md).
+    smtpUrl: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+    smtpHost: Type.Optional(Type.String({ minLength: 1 })),
+    smtpPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    smtpSecure: Type.Optional(Type.Boolean()),
+    smtpUser: Type.Optional(Type.String({ minLength: 1 })),
+    smtpPassword: Type.Optional(Type.String()),
+    emailSourceAddress: Type.Optional(Type.String({ minLength: 3 })),
+    slackAccessToken: Type.Optional(Type.String({ minLength: 1 })),
+    slackApiUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    matrixBaseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+    matrixAccessToken: Type.Optional(Type.String({ minLength: 1 })),
+    matrixUserId: Type.Optional(Type.String({ minLength: 1 })),
+    ircServer: Type.Optional(Type.String({ minLength: 1 })),
+    ircPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    ircNick: Type.Optional(Type.String({ minLength: 1 })),
+    ircTls: Type.Optional(Type.Boolean()),
+    ircPassword: Type.Optional(Type.String()),
+    /** Emails to one address per window (shared by every process); more are dropped. */
+    notifyEmailRateLimit: Type.Integer({ minimum: 1 }),
+    notifyEmailRateWindowSeconds: Type.Integer({ minimum: 1 }),
   },
   { additionalProperties: false },
 );
@@ -65,6 +86,9 @@ export const configDefaults: Config = {
   staticClients: [],
   logLevel: 'info',
   maxRequestBytes: 10 * 1024 * 1024,
+  // Taskcluster's figures: an exploding task graph sends 50 mails, then 50 more 10 minutes later.
+  notifyEmailRateLimit: 50,
+  notifyEmailRateWindowSeconds: 600,
 };
 
 /** Environment variable for each setting; the value is parsed by the setting's type. */
@@ -95,6 +119,25 @@ const envNames: Record<keyof Config, string[]> = {
   // AWS_SESSION_TOKEN, shared config, instance roles).
   s3AccessKeyId: ['TASKYARD_S3_ACCESS_KEY_ID'],
   s3SecretAccessKey: ['TASKYARD_S3_SECRET_ACCESS_KEY'],
+  smtpUrl: ['TASKYARD_SMTP_URL'],
+  smtpHost: ['TASKYARD_SMTP_HOST'],
+  smtpPort: ['TASKYARD_SMTP_PORT'],
+  smtpSecure: ['TASKYARD_SMTP_SECURE'],
+  smtpUser: ['TASKYARD_SMTP_USER'],
+  smtpPassword: ['TASKYARD_SMTP_PASSWORD'],
+  emailSourceAddress: ['TASKYARD_EMAIL_SOURCE_ADDRESS'],
+  slackAccessToken: ['TASKYARD_SLACK_ACCESS_TOKEN'],
+  slackApiUrl: ['TASKYARD_SLACK_API_URL'],
+  matrixBaseUrl: ['TASKYARD_MATRIX_BASE_URL'],
+  matrixAccessToken: ['TASKYARD_MATRIX_ACCESS_TOKEN'],
+  matrixUserId: ['TASKYARD_MATRIX_USER_ID'],
+  ircServer: ['TASKYARD_IRC_SERVER'],
+  ircPort: ['TASKYARD_IRC_PORT'],
+  ircNick: ['TASKYARD_IRC_NICK'],
+  ircTls: ['TASKYARD_IRC_TLS'],
+  ircPassword: ['TASKYARD_IRC_PASSWORD'],
+  notifyEmailRateLimit: ['TASKYARD_NOTIFY_EMAIL_RATE_LIMIT'],
+  notifyEmailRateWindowSeconds: ['TASKYARD_NOTIFY_EMAIL_RATE_WINDOW_SECONDS'],
 };
 
 export class ConfigError extends Error {
@@ -106,12 +149,18 @@ function parseEnvValue(key: keyof Config, envName: string, raw: string): unknown
   switch (key) {
     case 'port':
     case 'databasePoolSize':
-    case 'maxRequestBytes': {
+    case 'maxRequestBytes':
+    case 'smtpPort':
+    case 'ircPort':
+    case 'notifyEmailRateLimit':
+    case 'notifyEmailRateWindowSeconds': {
       if (!/^\d+$/.test(raw)) throw fail('a whole number');
       return Number(raw);
     }
     case 'trustProxy':
     case 's3ForcePathStyle':
+    case 'smtpSecure':
+    case 'ircTls':
       if (!['true', 'false', '1', '0'].includes(raw)) throw fail('true or false');
       return raw === 'true' || raw === '1';
     case 'staticClients':
