@@ -1,9 +1,13 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../platform/config.ts';
 import { version } from '../platform/version.ts';
+import { registerApiCommand } from './client/api-command.ts';
+import { registerGroupCommands } from './client/group-commands.ts';
+import { registerTaskCommands } from './client/task-commands.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
 import { upCommand } from './up.ts';
+import { parseWorkers, registerWorkerCommand } from './worker.ts';
 
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -21,6 +25,11 @@ program
   .description('run every service, with an embedded PostgreSQL, in this one process')
   .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
   .option('-d, --data-dir <dir>', 'where all state lives', './.taskyard')
+  .option(
+    '--workers <n>',
+    'tasks the local worker pool runs at once (0: no pool; default: CPUs)',
+    parseWorkers,
+  )
   .action(upCommand);
 
 program
@@ -37,6 +46,12 @@ program
   .description('apply pending database migrations')
   .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL)')
   .action(migrateCommand);
+
+registerWorkerCommand(program);
+
+registerTaskCommands(program);
+registerGroupCommands(program);
+registerApiCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const expected = err instanceof ConfigError || (err as { userFacing?: boolean })?.userFacing;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import slugid from 'slugid';
 import { loadConfig } from '../platform/config.ts';
@@ -14,9 +15,10 @@ import {
 } from '../server.ts';
 import { DataDir } from './data-dir.ts';
 import { runUntilSignal } from './run-until-signal.ts';
+import { LOCAL_WORKER_CLIENT_ID, LOCAL_WORKER_SCOPES, startLocalWorkerPool } from './worker.ts';
 
 /** `taskyard up`: every service in one process, state in an embedded PostgreSQL under the data dir. */
-export async function upCommand(opts: { port: number; dataDir: string }): Promise<void> {
+export async function upCommand(opts: { port: number; dataDir: string; workers?: number }): Promise<void> {
   const dir = new DataDir(opts.dataDir);
   const unlock = dir.lock();
   const say = (line: string) => console.log(line);
@@ -66,9 +68,18 @@ export async function upCommand(opts: { port: number; dataDir: string }): Promis
           description: 'The hooks service: creates the tasks of hooks, each limited to its hook role',
           scopes: HOOKS_CLIENT_SCOPES,
         },
+        {
+          clientId: LOCAL_WORKER_CLIENT_ID,
+          accessToken: dir.secret('localWorkerAccessToken', () => slugid.v4() + slugid.v4()),
+          description: 'The local worker pool of taskyard up (task queue local/default)',
+          scopes: LOCAL_WORKER_SCOPES,
+        },
         ...base.staticClients.filter(
           (c) =>
-            c.clientId !== root.clientId && c.clientId !== QUEUE_CLIENT_ID && c.clientId !== HOOKS_CLIENT_ID,
+            c.clientId !== root.clientId &&
+            c.clientId !== QUEUE_CLIENT_ID &&
+            c.clientId !== HOOKS_CLIENT_ID &&
+            c.clientId !== LOCAL_WORKER_CLIENT_ID,
         ),
       ],
     };
@@ -88,7 +99,20 @@ export async function upCommand(opts: { port: number; dataDir: string }): Promis
     const rootUrl = await taskyard.listen();
     const file = dir.writeCredentials(rootUrl, root);
     say(`Root credentials (clientId ${root.clientId}) are in ${file}`);
+    const workers = opts.workers ?? cpus().length;
+    if (workers > 0) {
+      const pool = startLocalWorkerPool({
+        rootUrl,
+        dataDir: dir.path,
+        capacity: workers,
+        credentials: config.staticClients.find((c) => c.clientId === LOCAL_WORKER_CLIENT_ID)!,
+        logger,
+      });
+      cleanups.push(() => pool.stop());
+      say(`Local worker pool: ${workers} at once from task queue local/default`);
+    }
     say(`Taskyard is up at ${rootUrl}`);
+    if (workers > 0) say('Try: npx taskyard task create examples/hello.yml --follow');
   } catch (err) {
     await cleanup();
     throw err;
