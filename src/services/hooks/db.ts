@@ -198,11 +198,8 @@ export interface PulseFireClaim {
   done: boolean;
 }
 
-/**
- * Claims the fire of a message for a hook: the first claim gets the given taskId and time, later
- * ones (a redelivery) get the first claim's, and whether it completed.
- */
-export async function claimPulseFire(
+/** Records the first attempt at firing a hook for a message (a no-op when one exists). */
+export async function insertPulseFire(
   q: Queryable,
   g: string,
   h: string,
@@ -210,17 +207,25 @@ export async function claimPulseFire(
   taskId: string,
   now: Date,
   expires: Date,
+): Promise<void> {
+  await q.query(
+    `insert into hooks_pulse_fires (hook_group_id, hook_id, message_id, task_id, fired_at, expires)
+     values ($1, $2, $3, $4, $5, $6) on conflict do nothing`,
+    [g, h, messageId, taskId, now, expires],
+  );
+}
+
+/** The fire of a message, locked until the transaction ends (a concurrent redelivery waits). */
+export async function lockPulseFire(
+  q: Queryable,
+  g: string,
+  h: string,
+  messageId: string,
 ): Promise<PulseFireClaim | undefined> {
   const res = await q.query<PulseFireClaim>(
-    `with ins as (
-       insert into hooks_pulse_fires (hook_group_id, hook_id, message_id, task_id, fired_at, expires)
-       values ($1, $2, $3, $4, $5, $6) on conflict do nothing
-       returning task_id, fired_at, done)
-     select task_id as "taskId", fired_at as "firedAt", done from ins
-     union all
-     select task_id, fired_at, done from hooks_pulse_fires
-     where hook_group_id = $1 and hook_id = $2 and message_id = $3 and not exists (select 1 from ins)`,
-    [g, h, messageId, taskId, now, expires],
+    `select task_id as "taskId", fired_at as "firedAt", done from hooks_pulse_fires
+     where hook_group_id = $1 and hook_id = $2 and message_id = $3 for update`,
+    [g, h, messageId],
   );
   return res.rows[0];
 }

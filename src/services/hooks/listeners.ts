@@ -196,7 +196,8 @@ export async function handlePulseMessage(
       .update(JSON.stringify([msg.exchange, msg.routingKey, msg.payload]))
       .digest('hex')}`;
   const now = ctx.now();
-  const claim = await db.claimPulseFire(
+  // Committed before the fire: after a crash mid-fire, the redelivery finds the same taskId and time.
+  await db.insertPulseFire(
     ctx.database,
     hookGroupId,
     hookId,
@@ -205,11 +206,17 @@ export async function handlePulseMessage(
     now,
     new Date(now.getTime() + PULSE_FIRE_MEMORY_MS),
   );
-  // No claim: another consumer is inserting it right now; the message comes back later.
-  if (!claim) throw new Error(`message ${messageId} is being handled concurrently`);
-  if (claim.done) return;
-  // A retry of an unfinished fire: same taskId and time render the same task, which the queue
-  // creates once. Failures are recorded in last fires, not retried (as upstream).
-  await fireHook(ctx, hook, 'pulseMessage', msg.payload, { taskId: claim.taskId, now: claim.firedAt });
-  await db.completePulseFire(ctx.database, hookGroupId, hookId, messageId);
+  await ctx.database.transaction(async (tx) => {
+    // Locked while firing, so a concurrent delivery of the same message waits, then sees it done.
+    const claim = await db.lockPulseFire(tx, hookGroupId, hookId, messageId);
+    if (!claim || claim.done) return;
+    // Same taskId and time render the same task, which the queue creates once. Failures are
+    // recorded in last fires (and emailed), not retried, as upstream.
+    await fireHook(ctx, hook, 'pulseMessage', msg.payload, {
+      taskId: claim.taskId,
+      now: claim.firedAt,
+      q: tx,
+    });
+    await db.completePulseFire(tx, hookGroupId, hookId, messageId);
+  });
 }

@@ -2,6 +2,7 @@ import pino from 'pino';
 import slugid from 'slugid';
 import taskcluster from 'taskcluster-client';
 import { buildApiServer } from '../../../src/platform/api/server.ts';
+import type { EventBus } from '../../../src/platform/events/index.ts';
 import { RemoteAuthenticator } from '../../../src/services/auth/remote-authenticator.ts';
 import { createHooksService, HOOKS_CLIENT_ID, type HooksService } from '../../../src/services/hooks/index.ts';
 import { startTestTaskyard, type TestTaskyard } from '../../helpers/taskyard.ts';
@@ -14,15 +15,23 @@ export interface HooksTestbed {
   hooksRootUrl: string;
   service: HooksService;
   hooks(credentials?: { clientId: string; accessToken: string }): Untyped;
+  queue(): Untyped;
+  /**
+   * Another hooks service instance on the same database (as another process would be); stopped
+   * with the testbed. `rootUrl` is where it finds the queue and notify (default the Taskyard).
+   */
+  addService(opts?: { backgroundLoops?: boolean; bus?: EventBus; rootUrl?: string }): Promise<HooksService>;
   stop(): Promise<void>;
 }
 
 /**
- * A test Taskyard (auth, queue) and, until the hooks service is wired into the server, a hooks
- * server of its own beside it, authenticating through the Taskyard's auth service and creating
- * tasks in its queue.
+ * A test Taskyard (auth, queue) and a hooks server of its own beside it (so tests hold the hooks
+ * service object), authenticating through the Taskyard's auth service and creating tasks in its
+ * queue. The Taskyard's outbox relay publishes the hooks' events on `bus`.
  */
-export async function startHooksTestbed(): Promise<HooksTestbed> {
+export async function startHooksTestbed(
+  opts: { bus?: EventBus; backgroundLoops?: boolean } = {},
+): Promise<HooksTestbed> {
   const root = { clientId: 'static/taskcluster/root', accessToken: slugid.v4() + slugid.v4() };
   const hooksClient = { clientId: HOOKS_CLIENT_ID, accessToken: slugid.v4() + slugid.v4(), scopes: ['*'] };
   const queueClient = {
@@ -33,16 +42,21 @@ export async function startHooksTestbed(): Promise<HooksTestbed> {
   const ty = await startTestTaskyard({
     services: ['auth', 'queue'],
     config: { staticClients: [{ ...root, scopes: ['*'] }, queueClient, hooksClient] },
+    bus: opts.bus,
   });
-  const service = createHooksService({
-    config: { ...ty.config, rootUrl: ty.rootUrl },
-    database: ty.testDb.db,
-    bus: ty.bus,
-    logger: pino({ level: 'silent' }),
-    now: () => ty.clock.now,
-    rootUrl: () => ty.rootUrl,
-    backgroundLoops: false,
-  });
+  const extra: HooksService[] = [];
+  const makeService = (o: { backgroundLoops?: boolean; bus?: EventBus; rootUrl?: string }) =>
+    createHooksService({
+      config: { ...ty.config, rootUrl: ty.rootUrl },
+      database: ty.testDb.db,
+      bus: o.bus ?? ty.bus,
+      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      now: () => ty.clock.now,
+      rootUrl: () => o.rootUrl ?? ty.rootUrl,
+      backgroundLoops: o.backgroundLoops ?? false,
+    });
+  const service = makeService({ backgroundLoops: opts.backgroundLoops });
+  await service.start();
   const app = buildApiServer({
     services: [{ api: service.api }],
     authenticator: new RemoteAuthenticator(ty.rootUrl),
@@ -59,10 +73,63 @@ export async function startHooksTestbed(): Promise<HooksTestbed> {
     hooksRootUrl,
     service,
     hooks: (credentials = root) => new taskcluster.Hooks({ rootUrl: hooksRootUrl, credentials, retries: 0 }),
+    queue: () => new taskcluster.Queue({ rootUrl: ty.rootUrl, credentials: ty.root, retries: 0 }),
+    async addService(o = {}) {
+      const s = makeService(o);
+      await s.start();
+      extra.push(s);
+      return s;
+    },
     async stop() {
+      for (const s of extra) await s.stop();
       await service.stop();
       await app.close();
       await ty.stop();
     },
   };
+}
+
+/** A hook role with the scopes the test templates need. */
+export async function createHookRole(tb: HooksTestbed, pattern = 'hook-id:tests/*'): Promise<void> {
+  const auth = new taskcluster.Auth({ rootUrl: tb.ty.rootUrl, credentials: tb.ty.root, retries: 0 });
+  await auth.createRole(pattern, {
+    description: 'test hooks',
+    scopes: [
+      'queue:create-task:highest:test-prov/*',
+      'queue:scheduler-id:test-sched',
+      'queue:create-task:project:none',
+    ],
+  });
+}
+
+/** A template creating a task whose payload shows the JSON-e context. */
+export const echoTemplate = {
+  taskQueueId: 'test-prov/hooked',
+  schedulerId: 'test-sched',
+  created: { $eval: 'now' },
+  deadline: { $fromNow: '1 hour', from: { $eval: 'now' } },
+  payload: { firedBy: { $eval: 'firedBy' }, payload: { $eval: 'payload' }, taskId: { $eval: 'taskId' } },
+  metadata: { name: 'hooked', description: 'd', owner: 'o@example.com', source: 'https://example.com' },
+};
+
+export const echoHook = (over: Record<string, unknown> = {}) => ({
+  metadata: { name: 'h', description: 'a hook', owner: 'owner@example.com' },
+  task: echoTemplate,
+  triggerSchema: { type: 'object' },
+  ...over,
+});
+
+/** Polls `fn` until it returns a value that is not undefined (generous timeout, no fixed sleeps). */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
