@@ -32,6 +32,7 @@ describe('every endpoint and exchange of the official client', () => {
     ['Secrets', 'secrets'],
     ['PurgeCache', 'purge-cache'],
     ['Hooks', 'hooks'],
+    ['Notify', 'notify'],
   ])('%s: same names, methods, routes, arguments, query parameters and scopes', async (client, service) => {
     const { body: ref } = await get(`/references/${service}/v1/api.json`);
     const ours = new Map<string, Entry>(ref.entries.map((e: Entry) => [e.name, e]));
@@ -78,6 +79,22 @@ describe('every endpoint and exchange of the official client', () => {
       expect(ours.has(e.exchange), e.exchange).toBe(true);
       expect(pick(ours.get(e.exchange) as never), e.exchange).toEqual(pick(e));
     }
+  });
+
+  it('NotifyEvents: same exchanges and routing keys', async () => {
+    const { body: ref } = await get('/references/notify/v1/exchanges.json');
+    const pick = (e: {
+      exchange: string;
+      name: string;
+      routingKey: Array<{ name: string; required: boolean; multipleWords: boolean }>;
+    }) => [
+      e.exchange,
+      e.name,
+      e.routingKey.map((k) => [k.name, Boolean(k.required), Boolean(k.multipleWords)]),
+    ];
+    const upstream = apis.NotifyEvents.reference;
+    expect(ref.exchangePrefix).toBe(upstream.exchangePrefix);
+    expect(ref.entries.map(pick)).toEqual(upstream.entries.map(pick));
   });
 });
 
