@@ -81,6 +81,20 @@ describe('every endpoint and exchange of the official client', () => {
     }
   });
 
+  it('HooksEvents: same exchanges and routing keys', async () => {
+    const { body: ref } = await get('/references/hooks/v1/exchanges.json');
+    const upstream = apis.HooksEvents.reference;
+    const pick = (e: {
+      exchange: string;
+      name: string;
+      routingKey: Array<{ name: string; multipleWords: boolean }>;
+    }) => [e.exchange, e.name, e.routingKey.map((k) => [k.name, Boolean(k.multipleWords)])];
+    expect(ref.exchangePrefix).toBe(upstream.exchangePrefix);
+    expect(ref.entries.map(pick)).toEqual(upstream.entries.map(pick));
+    const schema = await get('/schemas/hooks/v1/pulse-hook-changed-message.json');
+    expect(schema.body.required).toEqual(['hookGroupId', 'hookId']);
+  });
+
   it('NotifyEvents: same exchanges and routing keys', async () => {
     const { body: ref } = await get('/references/notify/v1/exchanges.json');
     const pick = (e: {
