@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -65,20 +65,23 @@ async function spawnTaskyard(
   const up = new Promise<string>((res) => {
     upResolve = res;
   });
-  const onLine = (line: string) => {
+  // Problems: log lines at error level or above (pino writes JSON to stdout), and anything on
+  // stderr that is not a log line (stack traces). Plain stdout lines are the command talking to
+  // its user (`taskyard up` prints where the credentials are and what to try).
+  const onLine = (line: string, stream: 'stdout' | 'stderr') => {
     const m = /Taskyard is up at (\S+)/.exec(line);
     if (m) upResolve(m[1]);
     const level = /"level":(\d+)/.exec(line);
-    const informational = /^Root credentials /.test(line) || /^(SIG\w+: stopping|stopped$)/.test(line);
-    if ((level && Number(level[1]) >= 50) || (!level && !m && !informational && line.trim())) {
+    const informational = /^(SIG\w+: stopping|stopped$)/.test(line);
+    if ((level && Number(level[1]) >= 50) || (!level && stream === 'stderr' && !informational && line.trim())) {
       if (problems.length < 50) problems.push(line);
     }
     const shown = line.length > 400 ? `${line.slice(0, 400)}... (${line.length} chars)` : line;
     if (echoed++ < ECHO_LIMIT) process.stderr.write(`[taskyard] ${shown}\n`);
     else if (echoed === ECHO_LIMIT + 1) process.stderr.write('[taskyard] (further output not echoed)\n');
   };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', onLine);
+  createInterface({ input: child.stdout! }).on('line', (l) => onLine(l, 'stdout'));
+  createInterface({ input: child.stderr! }).on('line', (l) => onLine(l, 'stderr'));
   const rootUrl = await Promise.race([
     up,
     exitedPromise.then(() => {
@@ -138,6 +141,8 @@ export async function startServeQueue(opts: {
 /** `taskyard up` in a fresh temporary data directory (removed by stop()), root from credentials.json. */
 export async function startUp(opts: { logLevel: string }): Promise<TaskyardProcess & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'taskyard-bench-up-'));
+  // mkdtemp makes it 0700; run as root, the embedded PostgreSQL runs as another user that must pass through.
+  chmodSync(dataDir, 0o711);
   const env = cleanEnv();
   env.LOG_LEVEL = opts.logLevel;
   let p: Awaited<ReturnType<typeof spawnTaskyard>>;
