@@ -7,6 +7,7 @@ export const errorStatus = {
   InputError: 400,
   InputValidationError: 400,
   MalformedPayload: 400,
+  DenylistedAddress: 400,
   AuthenticationFailed: 401,
   InsufficientScopes: 403,
   ResourceNotFound: 404,

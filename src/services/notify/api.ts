@@ -36,8 +36,8 @@ const NOT_SENT =
   '501 `NotImplemented` when the channel is not configured in this deployment.';
 
 /**
- * Runs a send and turns its outcome into the answer: 200 sent; denylisted → 400 (Taskcluster
- * answers 400 `DenylistedAddress`); rate-limited → 429; channel missing → 501; a refusal of the
+ * Runs a send and turns its outcome into the answer: 200 sent; denylisted → 400
+ * `DenylistedAddress` (as Taskcluster); rate-limited → 429; channel missing → 501; a refusal of the
  * remote service → 400; a failure that may pass → 503.
  */
 async function answer(
@@ -69,7 +69,7 @@ async function answer(
     );
   }
   if (outcome === 'denylisted') {
-    throw new ApiError('InputError', `DenylistedAddress: ${what} is denylisted`);
+    throw new ApiError('DenylistedAddress', `${what} is on the denylist: nothing was sent`);
   }
   if (outcome === 'rate-limited') {
     throw new ApiError('TooManyRequests', `${what} has had its share of emails for now; try again later`);

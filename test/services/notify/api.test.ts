@@ -140,7 +140,8 @@ describe('denylist', () => {
       notify.email({ address: 'mallory@example.com', subject: 's', content: 'c' }),
     );
     expect(denied.statusCode).toBe(400);
-    expect(denied.message).toContain('denylisted');
+    expect(denied.code).toBe('DenylistedAddress');
+    expect(denied.message).toContain('mallory@example.com is on the denylist');
     const slackDenied = await rejection(notify.slack({ channelId: 'C-DENIED', text: 'hi' }));
     expect(slackDenied.statusCode).toBe(400);
     expect(slack.requests.some((r) => r.body?.channel === 'C-DENIED')).toBe(false);
