@@ -44,8 +44,18 @@ export async function fetchInputs(
     );
   };
   for (const input of inputs) {
-    const depId = await dependencyOf(input.from);
-    const status = await ctx.queue.status(ctx.credentials(), depId);
+    let depId: string;
+    let status: Awaited<ReturnType<QueueClient['status']>>;
+    try {
+      depId = await dependencyOf(input.from);
+      status = await ctx.queue.status(ctx.credentials(), depId);
+    } catch (err) {
+      if (err instanceof ContentError) throw err;
+      // Typically a 403: the task's scopes do not let it read its dependencies.
+      throw new ContentError(`input from ${JSON.stringify(input.from)}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     const run = [...status.runs].reverse().find((r) => r.state === 'completed');
     if (!run)
       throw new ContentError(`input ${input.artifact} from task ${depId}: the task has no completed run`);

@@ -31,7 +31,12 @@ describe('taskyard up with its local worker pool', () => {
       created: new Date(now).toJSON(),
       deadline: new Date(now + 3600_000).toJSON(),
       payload: { command: [['/bin/sh', '-c', 'echo hello from the pool']], maxRunTime: 60 },
-      metadata: { name: 'hello', description: 'hello', owner: 'me@example.com', source: 'https://example.com' },
+      metadata: {
+        name: 'hello',
+        description: 'hello',
+        owner: 'me@example.com',
+        source: 'https://example.com',
+      },
     });
     let state = 'pending';
     const end = Date.now() + 90_000;
@@ -40,7 +45,9 @@ describe('taskyard up with its local worker pool', () => {
       state = (await queue.status(taskId)).status.state;
     }
     expect(state).toBe('completed');
-    const res = await fetch(queue.buildSignedUrl(queue.getLatestArtifact, taskId, 'public/logs/live_backing.log'));
+    const res = await fetch(
+      queue.buildSignedUrl(queue.getLatestArtifact, taskId, 'public/logs/live_backing.log'),
+    );
     expect(await res.text()).toMatch(/hello from the pool/);
     up.child.kill('SIGTERM');
     expect(await up.exited).toBe(0);

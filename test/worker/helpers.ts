@@ -23,7 +23,9 @@ export interface TestWorker {
 
 /** A worker with its own client, task queue and directories, running against `ty`. */
 export async function startWorker(ty: TestTaskyard, over: Partial<WorkerConfig> = {}): Promise<TestWorker> {
-  const workerType = over.taskQueueId?.split('/')[1] ?? `wt-${slugid.nice().slice(0, 10).toLowerCase()}`;
+  const workerType =
+    over.taskQueueId?.split('/')[1] ??
+    `wt-${Array.from({ length: 10 }, () => 'abcdefghijklmnopqrstuvwxyz'[Math.floor(Math.random() * 26)]).join('')}`;
   const taskQueueId = `test-prov/${workerType}`;
   const dir = mkdtempSync(join(tmpdir(), 'taskyard-worker-'));
   const credentials = await makeClient(ty, `worker/${workerType}`, [

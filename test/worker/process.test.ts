@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueClient } from '../helpers/queue.ts';
+import { queueClient, queueClientFromReference } from '../helpers/queue.ts';
 import { startTestTaskyard, type TestTaskyard } from '../helpers/taskyard.ts';
 import {
   artifactNames,
@@ -181,5 +182,32 @@ describe('worker, process engine', () => {
     await waitForRun(ty, taskId);
     const where = (await artifactText(ty, taskId, 0, 'public/where.txt')).trim();
     await waitFor(async () => (existsSync(where) ? undefined : true), 'the task directory to go');
+  }, 120_000);
+
+  it('streams the log live while the task runs, and getLiveLog answers the whole log after', async () => {
+    const go = join(w.dir, `go-${Date.now()}`);
+    const taskId = await createTask(ty, w, {
+      command: [
+        ['/bin/sh', '-c', `echo first line; while [ ! -f ${go} ]; do sleep 0.1; done; echo second line`],
+      ],
+      maxRunTime: 120,
+    });
+    const q = await queueClientFromReference(ty);
+    const liveText = async (follow: boolean) => {
+      const res = await fetch(q.buildSignedUrl(q.getLiveLog, taskId, 0, { follow: String(follow) }));
+      return res.ok ? res.text() : undefined;
+    };
+    const early = await waitFor(async () => {
+      const text = await liveText(false);
+      return text?.includes('first line') ? text : undefined;
+    }, 'the first line in the live log');
+    expect((await queueClient(ty).status(taskId)).status.state).toBe('running');
+    expect(early).toMatch(/Task \S+ run 0 on worker/);
+    expect(early).not.toMatch(/\] second line\n/);
+    writeFileSync(go, '');
+    await waitForRun(ty, taskId);
+    const full = await liveText(true);
+    expect(full).toMatch(/\] second line\n/);
+    expect(full).toBe(await backingLog(ty, taskId));
   }, 120_000);
 });
