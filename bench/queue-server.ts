@@ -73,7 +73,10 @@ async function spawnTaskyard(
     if (m) upResolve(m[1]);
     const level = /"level":(\d+)/.exec(line);
     const informational = /^(SIG\w+: stopping|stopped$)/.test(line);
-    if ((level && Number(level[1]) >= 50) || (!level && stream === 'stderr' && !informational && line.trim())) {
+    if (
+      (level && Number(level[1]) >= 50) ||
+      (!level && stream === 'stderr' && !informational && line.trim())
+    ) {
       if (problems.length < 50) problems.push(line);
     }
     const shown = line.length > 400 ? `${line.slice(0, 400)}... (${line.length} chars)` : line;
