@@ -210,6 +210,11 @@ async function runWork(id: number, job: WorkJob): Promise<WorkResult> {
     failureSamples: [],
   };
   const progress = progressReporter(id, f);
+  // Every failure goes to the parent at once, which fails the run with it.
+  const fail = (text: string) => {
+    f.add(text);
+    progress(r.taskIds.length);
+  };
   let stopping = false;
   stoppers.set(id, () => {
     stopping = true;
@@ -227,13 +232,12 @@ async function runWork(id: number, job: WorkJob): Promise<WorkResult> {
         res = await call;
       } catch (err) {
         if (stopping) return;
-        f.add(`claimWork: ${(err as Error).message}`);
+        fail(`claimWork: ${(err as Error).message}`);
         await sleep(100);
         continue;
       }
       if (res.status !== 200) {
-        f.add(failureText('POST', claimPath, res));
-        progress(r.taskIds.length);
+        fail(failureText('POST', claimPath, res));
         await sleep(100);
         continue;
       }
@@ -245,11 +249,11 @@ async function runWork(id: number, job: WorkJob): Promise<WorkResult> {
         try {
           done = await reports.request('POST', path);
         } catch (err) {
-          f.add(`reportCompleted: ${(err as Error).message}`);
+          fail(`reportCompleted: ${(err as Error).message}`);
           continue;
         }
         if (done.status !== 200) {
-          f.add(failureText('POST', path, done));
+          fail(failureText('POST', path, done));
           continue;
         }
         const run = done.body.status.runs[claim.runId];
