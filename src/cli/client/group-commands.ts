@@ -127,6 +127,8 @@ export function registerGroupCommands(program: Command): void {
     .description('seal the group and cancel every task of it that is not resolved')
     .action(
       withApi(async (api, taskGroupId: string, opts: CommonOptions) => {
+        // The queue cancels only sealed groups, so no task can be added behind the cancellation.
+        await api.call<GroupInfo>('queue', 'sealTaskGroup', taskGroupId);
         const res = await api.call<{ cancelledCount?: number; taskGroupSize?: number }>(
           'queue',
           'cancelTaskGroup',
