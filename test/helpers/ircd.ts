@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const NGIRCD = '/usr/sbin/ngircd';
+
+/** Whether the tool must be present (CI lists it in TASKYARD_REQUIRE_TOOLS), so tests fail instead of skipping. */
+export function toolRequired(tool: string): boolean {
+  return (process.env.TASKYARD_REQUIRE_TOOLS ?? '').split(/\s+/).includes(tool);
+}
+
+export function ngircdAvailable(): boolean {
+  return existsSync(NGIRCD);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export interface NgircdOptions {
+  /** Server password clients must send (PASS). */
+  password?: string;
+}
+
+/**
+ * A real ngIRCd on 127.0.0.1 in the foreground, with a throwaway configuration:
+ * no PAM, no ident or DNS lookups, no per-IP connection limit, 30-character nicks.
+ */
+export class Ngircd {
+  readonly host = '127.0.0.1';
+  private process: ChildProcess | null = null;
+  private output = '';
+
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  static async start(options: NgircdOptions = {}): Promise<Ngircd> {
+    const dir = await mkdtemp(join(tmpdir(), 'taskyard-ngircd-'));
+    await mkdir(join(dir, 'conf.d'));
+    const port = await freePort();
+    const config = [
+      '[Global]',
+      '  Name = irc.taskyard.test',
+      '  Info = Taskyard test server',
+      '  AdminInfo1 = Taskyard tests',
+      '  AdminInfo2 = localhost',
+      '  AdminEMail = tests@taskyard.invalid',
+      '  Listen = 127.0.0.1',
+      `  Ports = ${port}`,
+      '  MotdPhrase = "Taskyard test server"',
+      ...(options.password ? [`  Password = ${options.password}`] : []),
+      '[Limits]',
+      '  MaxNickLength = 30',
+      '  MaxConnectionsIP = 0',
+      '  MaxJoins = 10',
+      '[Options]',
+      '  PAM = no',
+      '  Ident = no',
+      '  DNS = no',
+      `  IncludeDir = ${join(dir, 'conf.d')}`,
+      '',
+    ].join('\n');
+    await writeFile(join(dir, 'ngircd.conf'), config);
+    const ircd = new Ngircd(port, dir);
+    await ircd.launch();
+    return ircd;
+  }
+
+  /** Starts the server process (again, after `stop`) and waits until it accepts connections. */
+  async launch(): Promise<void> {
+    if (this.process) throw new Error('ngircd is already running');
+    const child = spawn(NGIRCD, ['-n', '-f', join(this.dir, 'ngircd.conf')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.process = child;
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+    const collect = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    const deadline = Date.now() + 20_000;
+    while (!(await accepts(this.port))) {
+      if (exited || Date.now() > deadline) {
+        this.process = null;
+        child.kill('SIGKILL');
+        throw new Error(`ngircd did not start on port ${this.port}:\n${this.output}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Stops the server (every client is disconnected) and waits for the process to exit. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child) return;
+    this.process = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  /** The server's log, for failure messages. */
+  log(): string {
+    return this.output;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
