@@ -8,8 +8,9 @@ create table hooks_queues (
   primary key (hook_group_id, hook_id)
 );
 
--- Pulse messages a hook has handled (done) or is handling: a redelivered message fires once,
--- with the same taskId and time as its first attempt.
+-- Pulse messages a hook has handled (done) or is handling (leased until a time, after which a
+-- redelivery takes over: the handler died): a redelivered message fires once, with the same taskId
+-- and time as its first attempt.
 create table hooks_pulse_fires (
   hook_group_id text not null,
   hook_id text not null,
@@ -17,6 +18,7 @@ create table hooks_pulse_fires (
   task_id text not null,
   fired_at timestamptz not null,
   done boolean not null default false,
+  leased_until timestamptz,
   expires timestamptz not null,
   primary key (hook_group_id, hook_id, message_id)
 );

@@ -215,19 +215,31 @@ export async function insertPulseFire(
   );
 }
 
-/** The fire of a message, locked until the transaction ends (a concurrent redelivery waits). */
-export async function lockPulseFire(
+/**
+ * Takes the fire of a message for `leaseMs`: undefined when it is done or another handler holds an
+ * unexpired lease (`done` tells which).
+ */
+export async function leasePulseFire(
   q: Queryable,
   g: string,
   h: string,
   messageId: string,
-): Promise<PulseFireClaim | undefined> {
+  now: Date,
+  leaseMs: number,
+): Promise<{ claim?: PulseFireClaim; done: boolean }> {
   const res = await q.query<PulseFireClaim>(
-    `select task_id as "taskId", fired_at as "firedAt", done from hooks_pulse_fires
-     where hook_group_id = $1 and hook_id = $2 and message_id = $3 for update`,
+    `update hooks_pulse_fires set leased_until = $4
+     where hook_group_id = $1 and hook_id = $2 and message_id = $3 and not done
+       and (leased_until is null or leased_until < $5)
+     returning task_id as "taskId", fired_at as "firedAt", done`,
+    [g, h, messageId, new Date(now.getTime() + leaseMs), now],
+  );
+  if (res.rows[0]) return { claim: res.rows[0], done: false };
+  const done = await q.query<{ done: boolean }>(
+    'select done from hooks_pulse_fires where hook_group_id = $1 and hook_id = $2 and message_id = $3',
     [g, h, messageId],
   );
-  return res.rows[0];
+  return { done: done.rows[0]?.done ?? false };
 }
 
 export async function completePulseFire(
@@ -237,7 +249,8 @@ export async function completePulseFire(
   messageId: string,
 ): Promise<void> {
   await q.query(
-    'update hooks_pulse_fires set done = true where hook_group_id = $1 and hook_id = $2 and message_id = $3',
+    `update hooks_pulse_fires set done = true, leased_until = null
+     where hook_group_id = $1 and hook_id = $2 and message_id = $3`,
     [g, h, messageId],
   );
 }

@@ -26,6 +26,8 @@ export const HOOKS_CHANGED_CHANNEL = 'taskyard_hooks_changed';
 export const RECONCILE_INTERVAL_MS = 60_000;
 /** How long a handled message id is remembered (redeliveries come much sooner). */
 export const PULSE_FIRE_MEMORY_MS = 7 * 24 * 3600e3;
+/** A fire of a message not completed within this is taken over by a redelivery (its handler died). */
+export const PULSE_FIRE_LEASE_MS = 2 * 60_000;
 /** Upstream's queue namespace for hooks: `queue/taskcluster-hooks/<hookGroupId>/<hookId>`. */
 const QUEUE_PREFIX = 'queue/taskcluster-hooks/';
 // Fixed advisory lock key ("tyhooks" in ASCII): one process at a time changes the bus's bindings.
@@ -206,17 +208,21 @@ export async function handlePulseMessage(
     now,
     new Date(now.getTime() + PULSE_FIRE_MEMORY_MS),
   );
-  await ctx.database.transaction(async (tx) => {
-    // Locked while firing, so a concurrent delivery of the same message waits, then sees it done.
-    const claim = await db.lockPulseFire(tx, hookGroupId, hookId, messageId);
-    if (!claim || claim.done) return;
-    // Same taskId and time render the same task, which the queue creates once. Failures are
-    // recorded in last fires (and emailed), not retried, as upstream.
-    await fireHook(ctx, hook, 'pulseMessage', msg.payload, {
-      taskId: claim.taskId,
-      now: claim.firedAt,
-      q: tx,
-    });
-    await db.completePulseFire(tx, hookGroupId, hookId, messageId);
-  });
+  // No transaction is held while firing: createTask is an HTTP call, and in one process the queue
+  // answering it needs a connection from the same pool.
+  const { claim, done } = await db.leasePulseFire(
+    ctx.database,
+    hookGroupId,
+    hookId,
+    messageId,
+    now,
+    PULSE_FIRE_LEASE_MS,
+  );
+  if (done) return;
+  // Another delivery of the same message is being fired right now: see it again once that is done.
+  if (!claim) throw new Error(`message ${messageId} is being handled by another delivery`);
+  // Same taskId and time render the same task, which the queue creates once. Failures are
+  // recorded in last fires (and emailed), not retried, as upstream.
+  await fireHook(ctx, hook, 'pulseMessage', msg.payload, { taskId: claim.taskId, now: claim.firedAt });
+  await db.completePulseFire(ctx.database, hookGroupId, hookId, messageId);
 }
