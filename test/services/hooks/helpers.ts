@@ -2,6 +2,7 @@ import pino from 'pino';
 import slugid from 'slugid';
 import taskcluster from 'taskcluster-client';
 import { buildApiServer } from '../../../src/platform/api/server.ts';
+import type { Config } from '../../../src/platform/config.ts';
 import type { EventBus } from '../../../src/platform/events/index.ts';
 import { RemoteAuthenticator } from '../../../src/services/auth/remote-authenticator.ts';
 import { createHooksService, HOOKS_CLIENT_ID, type HooksService } from '../../../src/services/hooks/index.ts';
@@ -30,7 +31,7 @@ export interface HooksTestbed {
  * queue. The Taskyard's outbox relay publishes the hooks' events on `bus`.
  */
 export async function startHooksTestbed(
-  opts: { bus?: EventBus; backgroundLoops?: boolean } = {},
+  opts: { bus?: EventBus; backgroundLoops?: boolean; withNotify?: Partial<Config> } = {},
 ): Promise<HooksTestbed> {
   const root = { clientId: 'static/taskcluster/root', accessToken: slugid.v4() + slugid.v4() };
   const hooksClient = { clientId: HOOKS_CLIENT_ID, accessToken: slugid.v4() + slugid.v4(), scopes: ['*'] };
@@ -40,8 +41,8 @@ export async function startHooksTestbed(
     scopes: ['*'],
   };
   const ty = await startTestTaskyard({
-    services: ['auth', 'queue'],
-    config: { staticClients: [{ ...root, scopes: ['*'] }, queueClient, hooksClient] },
+    services: opts.withNotify ? ['auth', 'queue', 'notify'] : ['auth', 'queue'],
+    config: { staticClients: [{ ...root, scopes: ['*'] }, queueClient, hooksClient], ...opts.withNotify },
     bus: opts.bus,
   });
   const extra: HooksService[] = [];
