@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,21 @@ function accepts(port: number): Promise<boolean> {
 export interface NgircdOptions {
   /** Server password clients must send (PASS). */
   password?: string;
+  /** Also listen for TLS on `tlsPort`, with a throwaway self-signed certificate (needs openssl). */
+  tls?: boolean;
+}
+
+function selfSignedCertificate(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1']
+        .concat(['-addext', 'subjectAltName=IP:127.0.0.1'])
+        .concat(['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]),
+      (err) =>
+        err ? reject(new Error(`openssl could not create a certificate: ${err.message}`)) : resolve(),
+    );
+  });
 }
 
 /**
@@ -56,13 +71,22 @@ export class Ngircd {
 
   private constructor(
     readonly port: number,
+    /** The TLS port, when started with `tls`. */
+    readonly tlsPort: number | null,
     private readonly dir: string,
   ) {}
 
   static async start(options: NgircdOptions = {}): Promise<Ngircd> {
     const dir = await mkdtemp(join(tmpdir(), 'taskyard-ngircd-'));
     await mkdir(join(dir, 'conf.d'));
+    // ngIRCd drops root privileges to "nobody", which must still reach the key files.
+    await chmod(dir, 0o755);
     const port = await freePort();
+    const tlsPort = options.tls ? await freePort() : null;
+    if (options.tls) {
+      await selfSignedCertificate(dir);
+      await chmod(join(dir, 'key.pem'), 0o644);
+    }
     const config = [
       '[Global]',
       '  Name = irc.taskyard.test',
@@ -83,10 +107,18 @@ export class Ngircd {
       '  Ident = no',
       '  DNS = no',
       `  IncludeDir = ${join(dir, 'conf.d')}`,
+      ...(tlsPort
+        ? [
+            '[SSL]',
+            `  CertFile = ${join(dir, 'cert.pem')}`,
+            `  KeyFile = ${join(dir, 'key.pem')}`,
+            `  Ports = ${tlsPort}`,
+          ]
+        : []),
       '',
     ].join('\n');
     await writeFile(join(dir, 'ngircd.conf'), config);
-    const ircd = new Ngircd(port, dir);
+    const ircd = new Ngircd(port, tlsPort, dir);
     await ircd.launch();
     return ircd;
   }
@@ -108,7 +140,7 @@ export class Ngircd {
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
     const deadline = Date.now() + 20_000;
-    while (!(await accepts(this.port))) {
+    while (!(await accepts(this.port)) || (this.tlsPort !== null && !(await accepts(this.tlsPort)))) {
       if (exited || Date.now() > deadline) {
         this.process = null;
         child.kill('SIGKILL');

@@ -186,7 +186,7 @@ describeIrc('the IRC sender against a real ngIRCd', () => {
   beforeAll(async () => {
     if (!haveNgircd)
       throw new Error('TASKYARD_REQUIRE_TOOLS lists ngircd, but /usr/sbin/ngircd is not installed');
-    ircd = await Ngircd.start({ password: PASSWORD });
+    ircd = await Ngircd.start({ password: PASSWORD, tls: true });
     listener = await listen(ircd, 'listener', ['#taskyard', '#injected', '#lru-b']);
     sender = newSender('taskyard-bot');
   });
@@ -318,6 +318,30 @@ describeIrc('the IRC sender against a real ngIRCd', () => {
       expect.stringMatching(/ JOIN :?#lru-b\r?\n?$/),
       expect.stringMatching(/ PART :?#lru-b/),
     ]);
+  });
+
+  it('connects over TLS, and verifies the certificate unless told not to', async () => {
+    const config = {
+      server: '127.0.0.1',
+      port: ircd.tlsPort!,
+      nick: 'tls-bot',
+      tls: true,
+      password: PASSWORD,
+    };
+    const strict = createIrcSender(config, logger, { timeoutMs: 2_000 });
+    senders.push(strict);
+    const err = await rejection(strict.sendToUser('listener', 'over an unverified link'));
+    expect(err.kind).toBe('timeout');
+    expect(err.message).toMatch(/self[- ]signed certificate/);
+    await strict.close();
+
+    const trusting = createIrcSender(config, logger, { rejectUnauthorized: false });
+    senders.push(trusting);
+    await trusting.sendToUser('listener', 'over TLS');
+    await expect
+      .poll(() => received(listener, 'tls-bot', 'listener'), { timeout: 20_000 })
+      .toEqual(['over TLS']);
+    expect(received(listener, 'tls-bot', 'listener')).not.toContain('over an unverified link');
   });
 
   it('reports a refused server password without waiting for the timeout', async () => {
