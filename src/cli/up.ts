@@ -108,7 +108,8 @@ export async function upCommand(opts: { port: number; dataDir: string; workers?:
         credentials: config.staticClients.find((c) => c.clientId === LOCAL_WORKER_CLIENT_ID)!,
         logger,
       });
-      cleanups.push(() => pool.stop());
+      // The pool's claimWork long-polls the queue in this process: release it so stopping is quick.
+      cleanups.push(() => Promise.all([pool.stop(), taskyard.queue?.releaseWaiters()]).then(() => {}));
       say(`Local worker pool: ${workers} at once from task queue local/default`);
     }
     say(`Taskyard is up at ${rootUrl}`);

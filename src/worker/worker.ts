@@ -131,6 +131,9 @@ export class Worker {
     const deadline = Date.now() + graceMs;
     while (this.running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     for (const run of this.running) run.shutdown();
+    // A claimWork still in flight may yet return tasks: `launch` hands them straight back
+    // (worker-shutdown, so the queue retries them now rather than when their claim expires).
+    await this.loop;
     while (this.running.size > 0) await new Promise((r) => setTimeout(r, 100));
   }
 }

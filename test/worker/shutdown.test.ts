@@ -58,6 +58,45 @@ describe('taskyard worker (the command)', () => {
     }
   }, 120_000);
 
+  it('on SIGTERM while idle, a task its waiting claimWork still gets is handed back, never left claimed', async () => {
+    const creds = await makeClient(ty, 'worker/idle', [
+      'queue:claim-work:test-prov/idle',
+      'queue:worker-id:idle-group/*',
+    ]);
+    const configFile = join(dir, 'idle.yml');
+    writeFileSync(
+      configFile,
+      `rootUrl: ${ty.rootUrl}\ncredentials:\n  clientId: ${creds.clientId}\n  accessToken: ${creds.accessToken}\n` +
+        `taskQueueId: test-prov/idle\nworkerGroup: idle-group\nworkerId: one\ncapacity: 1\nworkDir: ${dir}/idle-tasks\ncacheDir: ${dir}/idle-caches\nshutdownGraceMs: 0\n`,
+    );
+    const worker = runCli(['worker', '--config', configFile], { LOG_LEVEL: 'warn' });
+    try {
+      await worker.waitFor(/Worker idle-group\/one is claiming from test-prov\/idle/);
+      await waitFor(async () => {
+        const res = await queueClient(ty).listWorkers('test-prov', 'idle');
+        return res.workers.length > 0 ? true : undefined;
+      }, 'the worker to poll');
+      worker.child.kill('SIGTERM');
+      const taskId = slugid.nice();
+      await queueClient(ty).createTask(
+        taskId,
+        taskDef(ty, { taskQueueId: 'test-prov/idle', payload: { command: [['/bin/true']], maxRunTime: 60 } }),
+      );
+      expect(await worker.exited).toBe(0);
+      const { status } = await queueClient(ty).status(taskId);
+      // Either the waiting claim took it and handed it back, or nobody took it: never a claim
+      // left to expire on a worker that is gone.
+      if (status.runs.length > 1) {
+        expect(status.runs[0]).toMatchObject({ state: 'exception', reasonResolved: 'worker-shutdown' });
+        expect(status.runs[1]).toMatchObject({ state: 'pending', reasonCreated: 'retry' });
+      } else {
+        expect(status.runs[0].state).toBe('pending');
+      }
+    } finally {
+      if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    }
+  }, 120_000);
+
   it('names the setting in a bad configuration', async () => {
     const base = {
       rootUrl: 'http://x',
