@@ -238,7 +238,8 @@ describe('reading tasks', () => {
     const unknown = newTaskId();
     const res = await cli(['task', 'status', unknown]);
     expect(res.code).toBe(1);
-    expect(res.output).toMatch(/^taskyard: ResourceNotFound: .*\n$/);
+    expect(res.output).toMatch(/^taskyard: ResourceNotFound: .*$/m);
+    expect(res.output).not.toMatch(/\n\s+at /);
   });
 });
 
