@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import IRC, { type Client, type MessageEvent } from 'irc-framework';
 
 export const NGIRCD = '/usr/sbin/ngircd';
 
@@ -175,4 +176,70 @@ export class Ngircd {
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A plain IRC client that joins `channels` and records what it receives. */
+export interface Listener {
+  client: Client;
+  nick: string;
+  messages: MessageEvent[];
+  /** Protocol lines the server sent to the listener. */
+  lines: string[];
+  quits: { nick: string; message: string }[];
+  close(): Promise<void>;
+}
+
+/** Polls outside a test (hooks cannot use expect.poll), without a fixed sleep-then-assert. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export async function listen(
+  ircd: Ngircd,
+  nick: string,
+  channels: string[],
+  password?: string,
+): Promise<Listener> {
+  const client = new IRC.Client();
+  const listener: Listener = {
+    client,
+    nick,
+    messages: [],
+    lines: [],
+    quits: [],
+    close: async () => {
+      if (!client.connected) return;
+      const closed = new Promise<void>((resolve) => client.once('socket close', () => resolve()));
+      client.quit('bye');
+      await closed;
+    },
+  };
+  client.on('privmsg', (event) => listener.messages.push(event));
+  client.on('quit', (event) => listener.quits.push(event));
+  client.on('raw', (event) => {
+    if (event.from_server) listener.lines.push(event.line);
+  });
+  const joined = new Set<string>();
+  client.on('join', (event) => {
+    if (event.nick === nick) joined.add(event.channel);
+  });
+  let registered = false;
+  client.once('registered', () => {
+    registered = true;
+  });
+  client.connect({
+    host: ircd.host,
+    port: ircd.port,
+    nick,
+    password,
+    auto_reconnect: false,
+  });
+  await waitFor(() => registered, `${nick} to register`);
+  for (const channel of channels) client.join(channel);
+  await waitFor(() => channels.every((c) => joined.has(c)), `${nick} to join ${channels.join(', ')}`);
+  return listener;
 }

@@ -7,8 +7,9 @@ import type { Config } from '../../platform/config.ts';
 import type { Database, Queryable } from '../../platform/db/index.ts';
 import { enqueueEvent } from '../../platform/events/index.ts';
 import * as db from './db.ts';
-import { type EmailMessage, type EmailTransport, renderMail } from './email.ts';
+import { type EmailMessage, type EmailTransport, PermanentSendError, renderMail } from './email.ts';
 import { notificationExchange, notifyExchanges } from './events.ts';
+import { IrcError } from './irc.ts';
 import type { MatrixMessage, MatrixSender } from './matrix.ts';
 import type { SlackMessage, SlackSender } from './slack.ts';
 
@@ -130,8 +131,14 @@ export async function sendIrc(ctx: NotifyContext, target: IrcTarget, message: st
   if (!irc) throw new ChannelNotConfigured('irc', CHANNEL_SETTINGS.irc);
   // One IRC line: newlines would start new commands.
   const line = message.replace(/[\r\n]+/g, ' ').slice(0, 510);
-  if (target.channel !== undefined) await irc.sendToChannel(target.channel, line);
-  else await irc.sendToUser(target.user, line);
+  try {
+    if (target.channel !== undefined) await irc.sendToChannel(target.channel, line);
+    else await irc.sendToUser(target.user, line);
+  } catch (err) {
+    // Bad names, unknown nicks and channels that cannot be joined will not pass by retrying.
+    if (err instanceof IrcError && !err.retryable) throw new PermanentSendError(err.message, { cause: err });
+    throw err;
+  }
   ctx.logger.info({ [type]: address }, 'sent irc message');
   return 'sent';
 }

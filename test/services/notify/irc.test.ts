@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import IRC, { type Client, type MessageEvent } from 'irc-framework';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,7 +12,7 @@ import {
   sanitizeIrcText,
   splitIrcText,
 } from '../../../src/services/notify/irc.ts';
-import { Ngircd, ngircdAvailable, toolRequired } from '../../helpers/ircd.ts';
+import { type Listener, listen, Ngircd, ngircdAvailable, toolRequired } from '../../helpers/ircd.ts';
 
 const logger = pino({ level: 'silent' });
 const PASSWORD = 'test-server-password';
@@ -104,66 +103,6 @@ describe('IRC text handling', () => {
 const haveNgircd = ngircdAvailable();
 const describeIrc = haveNgircd || toolRequired('ngircd') ? describe : describe.skip;
 
-interface Listener {
-  client: Client;
-  nick: string;
-  messages: MessageEvent[];
-  /** Protocol lines the server sent to the listener. */
-  lines: string[];
-  quits: { nick: string; message: string }[];
-  close(): Promise<void>;
-}
-
-/** Polls outside a test (hooks cannot use expect.poll), without a fixed sleep-then-assert. */
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function listen(ircd: Ngircd, nick: string, channels: string[]): Promise<Listener> {
-  const client = new IRC.Client();
-  const listener: Listener = {
-    client,
-    nick,
-    messages: [],
-    lines: [],
-    quits: [],
-    close: async () => {
-      if (!client.connected) return;
-      const closed = new Promise<void>((resolve) => client.once('socket close', () => resolve()));
-      client.quit('bye');
-      await closed;
-    },
-  };
-  client.on('privmsg', (event) => listener.messages.push(event));
-  client.on('quit', (event) => listener.quits.push(event));
-  client.on('raw', (event) => {
-    if (event.from_server) listener.lines.push(event.line);
-  });
-  const joined = new Set<string>();
-  client.on('join', (event) => {
-    if (event.nick === nick) joined.add(event.channel);
-  });
-  let registered = false;
-  client.once('registered', () => {
-    registered = true;
-  });
-  client.connect({
-    host: ircd.host,
-    port: ircd.port,
-    nick,
-    password: PASSWORD,
-    auto_reconnect: false,
-  });
-  await waitFor(() => registered, `${nick} to register`);
-  for (const channel of channels) client.join(channel);
-  await waitFor(() => channels.every((c) => joined.has(c)), `${nick} to join ${channels.join(', ')}`);
-  return listener;
-}
-
 function received(listener: Listener, from: string, target: string): string[] {
   return listener.messages.filter((m) => m.nick === from && m.target === target).map((m) => m.message);
 }
@@ -187,7 +126,7 @@ describeIrc('the IRC sender against a real ngIRCd', () => {
     if (!haveNgircd)
       throw new Error('TASKYARD_REQUIRE_TOOLS lists ngircd, but /usr/sbin/ngircd is not installed');
     ircd = await Ngircd.start({ password: PASSWORD, tls: true });
-    listener = await listen(ircd, 'listener', ['#taskyard', '#injected', '#lru-b']);
+    listener = await listen(ircd, 'listener', ['#taskyard', '#injected', '#lru-b'], PASSWORD);
     sender = newSender('taskyard-bot');
   });
 
@@ -415,7 +354,7 @@ describeIrc('the IRC sender when the server goes away', () => {
   });
 
   it('reconnects after the server restarts and delivers the next message', async () => {
-    const first = await listen(ircd, 'listener', ['#restart']);
+    const first = await listen(ircd, 'listener', ['#restart'], PASSWORD);
     listeners.push(first);
     const sender = createIrcSender(
       { server: '127.0.0.1', port: ircd.port, nick: 'restart-bot', password: PASSWORD },
@@ -429,7 +368,7 @@ describeIrc('the IRC sender when the server goes away', () => {
 
     await ircd.stop();
     await ircd.launch();
-    const second = await listen(ircd, 'listener', ['#restart']);
+    const second = await listen(ircd, 'listener', ['#restart'], PASSWORD);
     listeners.push(second);
     await sender.sendToChannel('#restart', 'after the restart');
     await expect
