@@ -1,18 +1,13 @@
 // The decision task of examples/graph: creates a fan-out of `WIDTH` tasks and one fan-in task
 // that depends on all of them, in the decision task's own group, through the queue API.
-// It runs on the worker with the credentials run.sh created for it (see examples/README.md).
+// It runs on the worker with features.taskclusterProxy (see docs/worker.md).
 // The package is ESM; require() of it (Node 20.17+) gives its namespace, with the API under default.
 const tcModule = require('taskcluster-client');
 const taskcluster = tcModule.default ?? tcModule;
 
 const WIDTH = Number(process.env.WIDTH || 3);
-const queue = new taskcluster.Queue({
-  rootUrl: process.env.TASKCLUSTER_ROOT_URL,
-  credentials: {
-    clientId: process.env.TASKCLUSTER_CLIENT_ID,
-    accessToken: process.env.TASKCLUSTER_ACCESS_TOKEN,
-  },
-});
+// The worker's taskcluster proxy signs each call with this task's scopes: no credentials here.
+const queue = new taskcluster.Queue({ rootUrl: process.env.TASKCLUSTER_PROXY_URL });
 const groupId = process.env.TASK_GROUP_ID;
 
 function task(name, command, extra = {}) {

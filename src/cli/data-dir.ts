@@ -74,6 +74,17 @@ export class DataDir {
     return value;
   }
 
+  /**
+   * Runs `step` unless it already ran for this data dir (recorded in setup.json): first-start
+   * set-up that a user may undo afterwards without `up` doing it again.
+   */
+  async once(name: string, step: () => Promise<void>): Promise<void> {
+    const done = this.readJson<Record<string, string>>('setup.json') ?? {};
+    if (done[name]) return;
+    await step();
+    this.writeSecret('setup.json', { ...done, [name]: new Date().toJSON() });
+  }
+
   /** The root client's credentials, made on first start and kept. */
   rootCredentials(): { clientId: string; accessToken: string } {
     const existing = this.readJson<{ clientId?: string; accessToken?: string }>('credentials.json');

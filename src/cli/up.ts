@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import slugid from 'slugid';
+import taskcluster from 'taskcluster-client';
 import { loadConfig } from '../platform/config.ts';
 import { Database, migrate, startEmbeddedPostgres } from '../platform/db/index.ts';
 import { InProcessBus } from '../platform/events/index.ts';
@@ -98,6 +99,7 @@ export async function upCommand(opts: { port: number; dataDir: string; workers?:
     cleanups.push(() => taskyard.stop());
     const rootUrl = await taskyard.listen();
     const file = dir.writeCredentials(rootUrl, root);
+    await dir.once('anonymousRole', () => seedAnonymousRole(rootUrl, root));
     say(`Root credentials (clientId ${root.clientId}) are in ${file}`);
     const workers = opts.workers ?? cpus().length;
     if (workers > 0) {
@@ -119,4 +121,22 @@ export async function upCommand(opts: { port: number; dataDir: string; workers?:
     throw err;
   }
   runUntilSignal(cleanup, say);
+}
+
+/**
+ * What requests without credentials may do on a fresh `up`: read public artifacts (the logs and
+ * results that links and `curl` fetch, and that tasks' mounts and inputs read), as Taskcluster
+ * deployments usually grant. Made once; a role the user changed or deleted is left alone.
+ */
+export const ANONYMOUS_SCOPES = ['queue:get-artifact:public/*'];
+async function seedAnonymousRole(rootUrl: string, root: { clientId: string; accessToken: string }) {
+  const auth = new taskcluster.Auth({ rootUrl, credentials: root, retries: 0 });
+  try {
+    await auth.createRole('anonymous', {
+      description: 'What requests without credentials may do (made by the first `taskyard up`).',
+      scopes: ANONYMOUS_SCOPES,
+    });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+  }
 }

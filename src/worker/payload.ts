@@ -38,7 +38,7 @@ export interface GenericPayload {
   artifacts?: ArtifactSpec[];
   mounts?: Mount[];
   onExitStatus?: { retry?: number[]; purgeCaches?: number[] };
-  features?: { liveLog?: boolean; backingLog?: boolean };
+  features?: { liveLog?: boolean; backingLog?: boolean; taskclusterProxy?: boolean };
   logs?: { live?: string; backing?: string };
   inputs?: Input[];
   supersederUrl?: string;
@@ -54,7 +54,7 @@ export interface DockerPayload {
   artifacts?: Record<string, { type: 'file' | 'directory'; path: string; expires?: string }>;
   cache?: Record<string, string>;
   onExitStatus?: { retry?: number[]; purgeCaches?: number[] };
-  features?: { liveLog?: boolean; backingLog?: boolean };
+  features?: { liveLog?: boolean; backingLog?: boolean; taskclusterProxy?: boolean };
   log?: string;
   inputs?: Input[];
 }
@@ -120,7 +120,11 @@ const exitStatus = {
 const features = {
   type: 'object',
   additionalProperties: false,
-  properties: { liveLog: { type: 'boolean' }, backingLog: { type: 'boolean' } },
+  properties: {
+    liveLog: { type: 'boolean' },
+    backingLog: { type: 'boolean' },
+    taskclusterProxy: { type: 'boolean' },
+  },
 };
 const env = { type: 'object', additionalProperties: { type: 'string' } };
 const inputs = {

@@ -17,6 +17,8 @@ export interface Plan {
   backingLog: boolean;
   liveLogName: string;
   backingLogName: string;
+  /** Run a taskcluster proxy for the task (TASKCLUSTER_PROXY_URL). */
+  taskclusterProxy: boolean;
   /** The scope a cache needs: `<prefix><cacheName>`. */
   cacheScopePrefix: string;
   image?: string;
@@ -39,6 +41,7 @@ export function planGeneric(p: GenericPayload): Plan {
     backingLog: p.features?.backingLog ?? true,
     liveLogName: p.logs?.live ?? 'public/logs/live.log',
     backingLogName: p.logs?.backing ?? 'public/logs/live_backing.log',
+    taskclusterProxy: p.features?.taskclusterProxy ?? false,
     cacheScopePrefix: 'generic-worker:cache:',
   };
 }
@@ -59,6 +62,7 @@ export function planDocker(p: DockerPayload): Plan {
     backingLog: p.features?.backingLog ?? true,
     liveLogName: 'public/logs/live.log',
     backingLogName: p.log ?? 'public/logs/live_backing.log',
+    taskclusterProxy: p.features?.taskclusterProxy ?? false,
     cacheScopePrefix: 'docker-worker:cache:',
     image: p.image,
   };

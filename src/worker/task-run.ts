@@ -22,6 +22,7 @@ import { fetchInputs } from './inputs.ts';
 import { TaskLog } from './live-log.ts';
 import { validateDockerPayload, validateGenericPayload } from './payload.ts';
 import { type Plan, planDocker, planGeneric } from './plan.ts';
+import { startTaskclusterProxy } from './proxy.ts';
 import { type Claim, type Credentials, type QueueClient, statusOf } from './queue-client.ts';
 
 export type Resolution =
@@ -409,7 +410,16 @@ export class TaskRun {
 
   /** The commands in order, stopping at the first failure; maxRunTime covers them all. */
   private async runCommands(plan: Plan, leases: Array<{ lease: CacheLease; mountedAt?: string }>) {
-    const env = this.taskEnv(plan);
+    const proxy = plan.taskclusterProxy
+      ? await startTaskclusterProxy({
+          rootUrl: this.deps.queue.rootUrl,
+          credentials: () => this.credentials,
+          scopes: this.claim.task.scopes ?? [],
+          logger: this.logger,
+        })
+      : undefined;
+    const env = { ...this.taskEnv(plan), ...(proxy ? { TASKCLUSTER_PROXY_URL: proxy.url } : {}) };
+    if (proxy) this.log.worker(`Taskcluster proxy for the task's scopes at ${proxy.url}`);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -437,6 +447,7 @@ export class TaskRun {
               ...plan.caches.map((c, i) => ({ host: leases[i]!.lease.dir, container: c.path })),
               { host: this.taskDir, container: '/task' },
             ],
+            hostNetwork: proxy !== undefined,
           });
         } else {
           const sandbox =
@@ -445,6 +456,7 @@ export class TaskRun {
                   writable: leases.flatMap((l) =>
                     l.mountedAt && existsSync(l.lease.dir) ? [l.lease.dir] : [],
                   ),
+                  shareNet: proxy !== undefined,
                 }
               : undefined;
           last = await runProcess(spec, { cwd: this.taskDir, sandbox });
@@ -467,6 +479,7 @@ export class TaskRun {
       return last;
     } finally {
       clearTimeout(timer);
+      await proxy?.close();
     }
   }
 

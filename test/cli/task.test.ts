@@ -259,7 +259,7 @@ describe('credentials and connection', () => {
       const taskId = newTaskId();
       await queueClient(ty).createTask(taskId, taskDef(ty));
       const ok = await cli(['task', 'status', taskId, '--data-dir', dataDir], { TASKCLUSTER_ROOT_URL: '' });
-      expect(ok.code).toBe(0);
+      expect(ok.code, ok.output).toBe(0);
       expect(ok.output).toMatch(/state:\s+pending/);
     } finally {
       await rm(dataDir, { recursive: true, force: true });

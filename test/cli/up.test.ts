@@ -26,6 +26,9 @@ describe('taskyard up', () => {
     const creds = JSON.parse(readFileSync(credsFile, 'utf8'));
     expect(creds.rootUrl).toBe(rootUrl);
     const auth = new taskcluster.Auth({ rootUrl, credentials: creds, retries: 0 });
+    // Public artifacts are readable without credentials on a fresh up; the role is the user's after that.
+    expect((await auth.role('anonymous')).scopes).toEqual(['queue:get-artifact:public/*']);
+    await auth.deleteRole('anonymous');
     await auth.createClient('kept/client', {
       expires: new Date(Date.now() + 86400e3).toJSON(),
       description: 'kept',
@@ -48,6 +51,7 @@ describe('taskyard up', () => {
     expect(creds2.accessToken).toBe(creds.accessToken);
     const auth2 = new taskcluster.Auth({ rootUrl: rootUrl2, credentials: creds2, retries: 0 });
     expect((await auth2.client('kept/client')).description).toBe('kept');
+    await expect(auth2.role('anonymous')).rejects.toMatchObject({ statusCode: 404 });
     again.child.kill('SIGINT');
     expect(await again.exited).toBe(0);
   }, 120_000);

@@ -19,6 +19,37 @@ describe.skipIf(!hasBwrap)('worker, process engine in a bubblewrap sandbox', () 
     await ty?.stop();
   });
 
+  it('lets a sandboxed task with features.taskclusterProxy reach the proxy, and only with its scopes', async () => {
+    const taskId = await createTask(
+      ty,
+      w,
+      {
+        command: [
+          [
+            '/bin/sh',
+            '-c',
+            'curl -s -o /dev/null -w "ping %{http_code}\\n" "$TASKCLUSTER_PROXY_URL/api/auth/v1/scopes/current"; ' +
+              'curl -s "$TASKCLUSTER_PROXY_URL/api/auth/v1/scopes/current"; echo',
+          ],
+        ],
+        maxRunTime: 60,
+        features: { taskclusterProxy: true },
+      },
+      { scopes: ['auth:current-scopes', 'project:sandboxed-proxy-scope'] },
+    );
+    const status = await waitForRun(ty, taskId);
+    const log = await backingLog(ty, taskId);
+    expect(status.runs[0].state, log).toBe('completed');
+    expect(log).toMatch(/\] ping 200\n/);
+    // The task's scopes, not the run's own (resolving or reclaiming it).
+    const [, scopes] = /\{"scopes":(\[[^\]]*\])\}/.exec(log) ?? [];
+    expect(JSON.parse(scopes ?? 'null')).toEqual([
+      'assume:anonymous',
+      'auth:current-scopes',
+      'project:sandboxed-proxy-scope',
+    ]);
+  }, 120_000);
+
   it('lets the task write its own directory and caches, but nothing outside, and gives it no network', async () => {
     const outside = join(w.dir, 'escaped.txt');
     const script = [

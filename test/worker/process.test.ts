@@ -1,5 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import taskcluster from 'taskcluster-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueClient, queueClientFromReference } from '../helpers/queue.ts';
 import { startTestTaskyard, type TestTaskyard } from '../helpers/taskyard.ts';
@@ -52,6 +53,39 @@ describe('worker, process engine', () => {
     const artifacts = (await queueClient(ty).listArtifacts(taskId, 0)).artifacts;
     const live = artifacts.find((a: { name: string }) => a.name === 'public/logs/live.log');
     expect(live.storageType).toBe('reference');
+  }, 120_000);
+
+  it('gives a task with features.taskclusterProxy the API as itself: its scopes, and nothing more', async () => {
+    const secrets = new taskcluster.Secrets({ rootUrl: ty.rootUrl, credentials: ty.root });
+    const name = `project/proxy-${Math.random().toString(36).slice(2, 8)}`;
+    await secrets.set(name, {
+      secret: { password: 'hunter2' },
+      expires: new Date(Date.now() + 3600e3).toJSON(),
+    });
+    await secrets.set(`${name}-other`, {
+      secret: { no: 1 },
+      expires: new Date(Date.now() + 3600e3).toJSON(),
+    });
+    // The task reads its secret, is refused the other one, and cannot resolve its own run.
+    const script = [
+      'const u = process.env.TASKCLUSTER_PROXY_URL;',
+      `const get = (n) => fetch(u + '/api/secrets/v1/secret/' + n).then(async (r) => r.status + ' ' + await r.text());`,
+      `const resolve = () => fetch(u + '/api/queue/v1/task/' + process.env.TASK_ID + '/runs/0/completed', { method: 'POST' }).then((r) => r.status);`,
+      `(async () => { console.log('MINE', await get('${name}')); console.log('OTHER', await get('${name}-other')); console.log('RESOLVE', await resolve()); })();`,
+    ].join('\n');
+    const taskId = await createTask(
+      ty,
+      w,
+      { command: [['node', '-e', script]], maxRunTime: 60, features: { taskclusterProxy: true } },
+      { scopes: [`secrets:get:${name}`] },
+    );
+    const status = await waitForRun(ty, taskId);
+    expect(status.runs[0].state).toBe('completed');
+    const log = await backingLog(ty, taskId);
+    expect(log).toMatch(/MINE 200 .*"password":"hunter2"/);
+    expect(log).toMatch(/OTHER 403 .*InsufficientScopes/);
+    expect(log).toMatch(/RESOLVE 403/);
+    expect(log).not.toMatch(/TASKCLUSTER_ACCESS_TOKEN/);
   }, 120_000);
 
   it('stops at the first failing command and reports failed', async () => {

@@ -25,6 +25,8 @@ export interface ContainerRun {
   name: string;
   image: string;
   binds: Array<{ host: string; container: string; readOnly?: boolean }>;
+  /** The host's network (to reach the taskcluster proxy on its loopback) instead of none. */
+  hostNetwork?: boolean;
 }
 
 /**
@@ -39,7 +41,7 @@ export function runContainer(spec: CommandSpec, run: ContainerRun): Promise<Comm
     'run',
     '--name',
     run.name,
-    '--network=none',
+    run.hostNetwork ? '--network=host' : '--network=none',
     '--ulimit',
     'nofile=1024:1024',
     '--ulimit',

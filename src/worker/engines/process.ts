@@ -8,8 +8,15 @@ export const BWRAP = '/usr/bin/bwrap';
  * The bubblewrap wrapper of a command: new pid, net, ipc and uts namespaces, the system read-only,
  * only the task directory (and `writable` paths) writable, a private /tmp, fresh /proc and /dev.
  */
-export function bwrapArgs(taskDir: string, writable: readonly string[], argv: readonly string[]): string[] {
-  const args = ['--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--die-with-parent'];
+export function bwrapArgs(
+  taskDir: string,
+  writable: readonly string[],
+  argv: readonly string[],
+  opts: { shareNet?: boolean } = {},
+): string[] {
+  const args = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent'];
+  // A task with the taskcluster proxy must reach it on the worker's loopback.
+  if (!opts.shareNet) args.push('--unshare-net');
   for (const dir of ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']) {
     if (existsSync(dir)) args.push('--ro-bind', dir, dir);
   }
@@ -43,11 +50,11 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  */
 export function runProcess(
   spec: CommandSpec,
-  opts: { cwd: string; sandbox?: { writable: readonly string[] } },
+  opts: { cwd: string; sandbox?: { writable: readonly string[]; shareNet?: boolean } },
 ): Promise<CommandResult> {
   const started = Date.now();
   const [file, ...args] = opts.sandbox
-    ? [BWRAP, ...bwrapArgs(opts.cwd, opts.sandbox.writable, spec.argv)]
+    ? [BWRAP, ...bwrapArgs(opts.cwd, opts.sandbox.writable, spec.argv, { shareNet: opts.sandbox.shareNet })]
     : spec.argv;
   return new Promise((resolve) => {
     let child: ReturnType<typeof spawn>;
