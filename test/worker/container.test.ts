@@ -67,6 +67,36 @@ describe.skipIf(!hasPodman)('worker, container engine (podman)', () => {
     expect(await backingLog(ty, second)).toMatch(/\] 2\n/);
   }, 180_000);
 
+  it('gives a container with features.taskclusterProxy the proxy (and the host network), others none', async () => {
+    const url = '"$TASKCLUSTER_PROXY_URL/api/auth/v1/scopes/current"';
+    const withProxy = await createTask(
+      ty,
+      w,
+      {
+        image,
+        command: ['/bin/sh', '-c', `wget -q -O - ${url}; echo`],
+        maxRunTime: 60,
+        features: { taskclusterProxy: true },
+      },
+      { scopes: ['auth:current-scopes', 'project:container-proxy'] },
+    );
+    const status = await waitForRun(ty, withProxy);
+    const log = await backingLog(ty, withProxy);
+    expect(status.runs[0].state, log).toBe('completed');
+    expect(log).toMatch(/"scopes":\["assume:anonymous","auth:current-scopes","project:container-proxy"\]/);
+    const without = await createTask(ty, w, {
+      image,
+      command: [
+        '/bin/sh',
+        '-c',
+        'test -z "$TASKCLUSTER_PROXY_URL" && tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "',
+      ],
+      maxRunTime: 60,
+    });
+    expect((await waitForRun(ty, without)).runs[0].state).toBe('completed');
+    expect(await backingLog(ty, without)).toMatch(/\] lo\n\[taskyard/);
+  }, 180_000);
+
   it('propagates a failing exit code, kills on maxRunTime, and refuses a missing cache scope', async () => {
     const failing = await createTask(ty, w, { image, command: ['/bin/sh', '-c', 'exit 7'], maxRunTime: 60 });
     const s1 = await waitForRun(ty, failing);
