@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/index.ts';
+import { startPeriodic } from '../../platform/periodic.ts';
 import { recordChange } from './context.ts';
 import * as db from './db.ts';
 import { AuthState } from './state.ts';
@@ -27,13 +28,14 @@ export function startClientExpiryLoop(
   logger: Logger,
   now: () => Date,
   intervalMs = 10 * 60 * 1000,
-): () => void {
-  const run = () =>
-    expireClients(database, now())
-      .then((ids) => ids.length && logger.info({ clientIds: ids }, 'deleted expired clients'))
-      .catch((err) => logger.error({ err }, 'client expiry failed'));
-  const timer = setInterval(run, intervalMs);
-  timer.unref();
-  void run();
-  return () => clearInterval(timer);
+): () => Promise<void> {
+  return startPeriodic({
+    name: 'client expiry',
+    intervalMs,
+    logger,
+    pass: async () => {
+      const ids = await expireClients(database, now());
+      if (ids.length > 0) logger.info({ clientIds: ids }, 'deleted expired clients');
+    },
+  });
 }

@@ -86,7 +86,7 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
       ...testEndpoints(ac),
     ],
   };
-  let stopExpiry: (() => void) | undefined;
+  let stopExpiry: (() => Promise<void>) | undefined;
   return {
     api,
     exchanges: authExchanges,
@@ -98,7 +98,7 @@ export function createAuthService(opts: AuthServiceOptions): AuthService {
       if (opts.backgroundLoops !== false) stopExpiry = startClientExpiryLoop(opts.database, logger, now);
     },
     async stop() {
-      stopExpiry?.();
+      await stopExpiry?.();
       await state.stop();
     },
   };

@@ -3,6 +3,7 @@
  * message ids for `PULSE_FIRE_MEMORY_MS`; a background pass deletes older ones (safe to run in
  * several processes at once).
  */
+import { startPeriodic } from '../../platform/periodic.ts';
 import * as db from './db.ts';
 import type { HooksContext } from './fire.ts';
 
@@ -25,27 +26,13 @@ export async function expireHooksData(ctx: HooksContext): Promise<HooksExpiryCou
 
 /** Runs the pass now and then every `intervalMs` (never twice at once); returns what stops it. */
 export function startExpiryLoop(ctx: HooksContext, intervalMs = EXPIRY_INTERVAL_MS): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const pass = () => {
-    if (stopped || running) return;
-    running = expireHooksData(ctx)
-      .then(
-        (counts) => {
-          if (counts.lastFires + counts.pulseFires > 0) ctx.logger.info({ counts }, 'expired hooks data');
-        },
-        (err) => ctx.logger.error({ err }, 'hooks expiry failed; retrying on its next tick'),
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(pass, intervalMs);
-  timer.unref();
-  pass();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+  return startPeriodic({
+    name: 'hooks expiry',
+    intervalMs,
+    logger: ctx.logger,
+    pass: async () => {
+      const counts = await expireHooksData(ctx);
+      if (counts.lastFires + counts.pulseFires > 0) ctx.logger.info({ counts }, 'expired hooks data');
+    },
+  });
 }

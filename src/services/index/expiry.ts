@@ -2,6 +2,7 @@
  * Expiry of the index: entries, namespaces, history and handled-event marks past their
  * `expires` are deleted by a background pass (safe to run in several processes at once).
  */
+import { startPeriodic } from '../../platform/periodic.ts';
 import type { IndexContext } from './context.ts';
 import { type ExpiryCounts, expireIndexData } from './db.ts';
 
@@ -15,27 +16,13 @@ export function expireIndex(ctx: IndexContext): Promise<ExpiryCounts> {
 
 /** Runs the pass now and then every `intervalMs` (never twice at once); returns what stops it. */
 export function startExpiryLoop(ctx: IndexContext, intervalMs = EXPIRY_INTERVAL_MS): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const pass = () => {
-    if (stopped || running) return;
-    running = expireIndex(ctx)
-      .then(
-        (counts) => {
-          if (Object.values(counts).some((n) => n > 0)) ctx.logger.info({ counts }, 'expired index data');
-        },
-        (err) => ctx.logger.error({ err }, 'index expiry failed; retrying on its next tick'),
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(pass, intervalMs);
-  timer.unref();
-  pass();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+  return startPeriodic({
+    name: 'index expiry',
+    intervalMs,
+    logger: ctx.logger,
+    pass: async () => {
+      const counts = await expireIndex(ctx);
+      if (Object.values(counts).some((n) => n > 0)) ctx.logger.info({ counts }, 'expired index data');
+    },
+  });
 }

@@ -1,4 +1,5 @@
 /** Expiry of notify's records: send marks past their event's expiry, rate-limit rows past the window. */
+import { startPeriodic } from '../../platform/periodic.ts';
 import { type ExpiryCounts, expireNotifyData } from './db.ts';
 import type { NotifyContext } from './notifier.ts';
 
@@ -10,28 +11,13 @@ export function expireNotify(ctx: NotifyContext): Promise<ExpiryCounts> {
 
 /** Runs the pass now and then every `intervalMs` (never twice at once); returns what stops it. */
 export function startExpiryLoop(ctx: NotifyContext, intervalMs = EXPIRY_INTERVAL_MS): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  let stopped = false;
-  const pass = () => {
-    if (stopped || running) return;
-    running = expireNotify(ctx)
-      .then(
-        (counts) => {
-          if (counts.sends > 0 || counts.emailSends > 0)
-            ctx.logger.info({ counts }, 'expired notify records');
-        },
-        (err) => ctx.logger.error({ err }, 'notify expiry failed; retrying on its next tick'),
-      )
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(pass, intervalMs);
-  timer.unref();
-  pass();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+  return startPeriodic({
+    name: 'notify expiry',
+    intervalMs,
+    logger: ctx.logger,
+    pass: async () => {
+      const counts = await expireNotify(ctx);
+      if (counts.sends > 0 || counts.emailSends > 0) ctx.logger.info({ counts }, 'expired notify records');
+    },
+  });
 }

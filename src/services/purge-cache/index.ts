@@ -1,3 +1,4 @@
+import { startPeriodic } from '../../platform/periodic.ts';
 import type { Service, ServiceOptions } from '../service.ts';
 import { purgeCacheEndpoints } from './api.ts';
 import { EXPIRY_INTERVAL_MS, expirePurgeRequests } from './expiry.ts';
@@ -12,21 +13,7 @@ export { EXPIRY_GRACE_MS, expirePurgeRequests } from './expiry.ts';
  */
 export function createPurgeCacheService(opts: ServiceOptions): Service {
   const poolCache = new PoolCache(opts.now);
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-
-  const expire = () => {
-    if (running || stopped) return;
-    running = expirePurgeRequests(opts.database, opts.now())
-      .then((count) => {
-        if (count > 0) opts.logger.info({ count }, 'expired purge requests');
-      })
-      .catch((err) => opts.logger.error({ err }, 'purge request expiry failed; retrying on its next tick'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
+  let stopExpiry: (() => Promise<void>) | undefined;
 
   return {
     api: {
@@ -42,17 +29,20 @@ export function createPurgeCacheService(opts: ServiceOptions): Service {
       endpoints: purgeCacheEndpoints({ database: opts.database, now: opts.now, poolCache }),
     },
     async start() {
-      stopped = false;
       if (!opts.backgroundLoops) return;
-      timer = setInterval(expire, EXPIRY_INTERVAL_MS);
-      timer.unref();
-      expire();
+      stopExpiry = startPeriodic({
+        name: 'purge request expiry',
+        intervalMs: EXPIRY_INTERVAL_MS,
+        logger: opts.logger,
+        pass: async () => {
+          const count = await expirePurgeRequests(opts.database, opts.now());
+          if (count > 0) opts.logger.info({ count }, 'expired purge requests');
+        },
+      });
     },
     async stop() {
-      stopped = true;
-      clearInterval(timer);
-      timer = undefined;
-      await running;
+      await stopExpiry?.();
+      stopExpiry = undefined;
       poolCache.clear();
     },
   };

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/index.ts';
+import { startPeriodic } from '../../platform/periodic.ts';
 import * as db from './db.ts';
 import type { SecretsKeyring } from './keyring.ts';
 
@@ -108,22 +109,10 @@ export function startSecretsMaintenance(
   now: () => Date,
   intervalMs = 10 * 60 * 1000,
 ): () => Promise<void> {
-  let running: Promise<unknown> | undefined;
-  let stopped = false;
-  const run = () => {
-    if (running || stopped) return;
-    running = secretsMaintenancePass(database, keyring, logger, now())
-      .catch((err) => logger.error({ err }, 'secrets maintenance failed; retrying on its next tick'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(run, intervalMs);
-  timer.unref();
-  run();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await running;
-  };
+  return startPeriodic({
+    name: 'secrets maintenance',
+    intervalMs,
+    logger,
+    pass: () => secretsMaintenancePass(database, keyring, logger, now()),
+  });
 }
