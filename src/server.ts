@@ -174,6 +174,8 @@ export async function createTaskyard(opts: TaskyardOptions): Promise<Taskyard> {
   let queue: QueueService | undefined;
   if (opts.services.includes('queue')) {
     queue = createQueueService({
+      settings: { claimTimeoutMs: config.queueClaimTimeoutSeconds * 1000 },
+      liveLogMaxBytes: config.liveLogMaxBytes,
       database: opts.database,
       logger,
       now: opts.now,

@@ -52,6 +52,10 @@ const ConfigSchema = Type.Object(
     s3ForcePathStyle: Type.Optional(Type.Boolean()),
     s3AccessKeyId: Type.Optional(Type.String({ minLength: 1 })),
     s3SecretAccessKey: Type.Optional(Type.String({ minLength: 1 })),
+    /** How long a claim lasts before the worker must reclaim it (seconds); upstream: 20 minutes. */
+    queueClaimTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 24 * 60 * 60 }),
+    /** The most bytes one run's live log may hold. */
+    liveLogMaxBytes: Type.Integer({ minimum: 1024 }),
     // Notify: each channel is configured when its settings are given (see docs/notify.md).
     smtpUrl: Type.Optional(Type.String({ pattern: '^smtps?://' })),
     smtpHost: Type.Optional(Type.String({ minLength: 1 })),
@@ -82,6 +86,8 @@ export const configDefaults: Config = {
   port: 8080,
   host: '127.0.0.1',
   databasePoolSize: 20,
+  queueClaimTimeoutSeconds: 20 * 60,
+  liveLogMaxBytes: 100 * 1024 * 1024,
   trustProxy: false,
   staticClients: [],
   logLevel: 'info',
@@ -98,6 +104,8 @@ const envNames: Record<keyof Config, string[]> = {
   rootUrl: ['TASKYARD_ROOT_URL'],
   databaseUrl: ['DATABASE_URL'],
   databasePoolSize: ['TASKYARD_DATABASE_POOL_SIZE'],
+  queueClaimTimeoutSeconds: ['TASKYARD_QUEUE_CLAIM_TIMEOUT_SECONDS'],
+  liveLogMaxBytes: ['TASKYARD_LIVE_LOG_MAX_BYTES'],
   amqpUrl: ['AMQP_URL'],
   trustProxy: ['TASKYARD_TRUST_PROXY'],
   staticClients: ['TASKYARD_STATIC_CLIENTS'],
@@ -149,6 +157,8 @@ function parseEnvValue(key: keyof Config, envName: string, raw: string): unknown
   switch (key) {
     case 'port':
     case 'databasePoolSize':
+    case 'queueClaimTimeoutSeconds':
+    case 'liveLogMaxBytes':
     case 'maxRequestBytes':
     case 'smtpPort':
     case 'ircPort':
