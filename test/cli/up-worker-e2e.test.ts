@@ -282,7 +282,7 @@ describe.concurrent('the worker end to end under taskyard up', () => {
     });
     expect(code, output).toBe(2);
     expect(output).toMatch(/The task payload is invalid:/);
-    expect(output).toMatch(/command/);
+    expect(output).toMatch(/payload\.command must be array/);
     expect(output).toMatch(/Finished: exception\/malformed-payload/);
     expect(output).toContain(`task ${taskId} exception (malformed-payload)`);
     const s = await status(taskId);
