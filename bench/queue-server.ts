@@ -47,7 +47,9 @@ async function spawnTaskyard(
   exited(): string | undefined;
   stop(): Promise<void>;
 }> {
-  const child = spawn(process.execPath, [...CLI, ...args], {
+  // BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...CLI, ...args], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import pino, { type Logger } from 'pino';
@@ -28,12 +29,31 @@ export interface TransactionOptions {
 const DEFAULT_MAX_ATTEMPTS = 5;
 const RETRYABLE_CODES: string[] = [PgError.SerializationFailure, PgError.DeadlockDetected];
 
+/** Statements with more placeholders than this are built for one call (bulk inserts): not prepared. */
+const MAX_PREPARED_PARAMS = 32;
+const preparedNames = new Map<string, string>();
+
+/**
+ * The query as pg runs it: a parameterized statement of the code's fixed set is a named
+ * (prepared) statement, parsed and planned once per connection instead of at every call.
+ */
+export function statement(text: string, params?: unknown[]): pg.QueryConfig | string {
+  if (!params || params.length === 0 || params.length > MAX_PREPARED_PARAMS) return text;
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    name = `ty_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
+    preparedNames.set(text, name);
+  }
+  return { name, text, values: params };
+}
+
 /** Wraps one pg client so callers only see `query` and cannot release it or leak it past the transaction. */
 class TransactionClient implements Queryable {
   constructor(private readonly client: pg.PoolClient) {}
   // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's own default row type
   query<R extends pg.QueryResultRow = any>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.client.query<R>(text, params);
+    const q = statement(text, params);
+    return typeof q === 'string' ? this.client.query<R>(q, params) : this.client.query<R>(q);
   }
 }
 
@@ -54,7 +74,8 @@ export class Database implements Queryable {
 
   // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's own default row type
   query<R extends pg.QueryResultRow = any>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(text, params);
+    const q = statement(text, params);
+    return typeof q === 'string' ? this.pool.query<R>(q, params) : this.pool.query<R>(q);
   }
 
   /**

@@ -33,6 +33,13 @@ export {
   type ServiceExchanges,
 } from './exchanges.ts';
 export { InProcessBus, type InProcessBusOptions } from './in-process-bus.ts';
-export { enqueueEvent, OUTBOX_CHANNEL, routesToCC } from './outbox.ts';
+export {
+  enqueueEvent,
+  insertOutboxRows,
+  OUTBOX_CHANNEL,
+  type OutboxRow,
+  outboxRow,
+  routesToCC,
+} from './outbox.ts';
 export { OutboxRelay, type OutboxRelayOptions } from './relay.ts';
 export { topicMatches } from './topic.ts';

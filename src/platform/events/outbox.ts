@@ -33,22 +33,27 @@ export function routesToCC(routes: readonly string[]): string[] {
   return routes.map((route) => CC_PREFIX + route);
 }
 
+/** One outbox row, checked and serialized: what `insertOutboxRows` writes. */
+export interface OutboxRow {
+  exchange: string;
+  routingKey: string;
+  cc: string[];
+  /** The message, as JSON. */
+  payload: string;
+}
+
 /**
- * Records an event in the caller's transaction; the relay publishes it
- * after commit, and never if the transaction rolls back. An invalid payload
- * or routing key throws: that is a bug in our code, not bad user input.
- *
- * `cc` are full CC routing keys, each starting with `route.` (see
- * `routesToCC`), so they can never collide with primary routing keys.
+ * Checks an event and makes its outbox row. An invalid payload or routing key throws: that is a
+ * bug in our code, not bad user input. `cc` are full CC routing keys, each starting with `route.`
+ * (see `routesToCC`), so they can never collide with primary routing keys.
  */
-export async function enqueueEvent<T extends TSchema>(
-  tx: Queryable,
+export function outboxRow<T extends TSchema>(
   svc: ServiceExchanges,
   decl: ExchangeDeclaration<T>,
   payload: Static<T>,
   routingValues: RoutingValues,
   cc: readonly string[] = [],
-): Promise<void> {
+): OutboxRow {
   const exchange = exchangeName(svc, decl);
   const checker = checkerFor(decl.schema);
   if (!checker.Check(payload)) {
@@ -65,13 +70,45 @@ export async function enqueueEvent<T extends TSchema>(
       throw new Error(`CC routing key for ${exchange} exceeds ${MAX_ROUTING_KEY_BYTES} bytes: ${key}`);
     }
   }
-  await tx.query('INSERT INTO event_outbox (exchange, routing_key, cc, payload) VALUES ($1, $2, $3, $4)', [
-    exchange,
-    routingKey,
-    [...cc],
-    // Serialized by hand: pg would turn a top-level array into a PostgreSQL array literal.
-    JSON.stringify(payload),
-  ]);
-  // Same transaction: delivered on commit only, and duplicates within it collapse into one.
-  await tx.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+  // Serialized here: pg would turn a top-level array into a PostgreSQL array literal.
+  return { exchange, routingKey, cc: [...cc], payload: JSON.stringify(payload) };
+}
+
+/**
+ * Writes events in the caller's transaction, in order, with one statement: the relay publishes
+ * them after commit, and never if the transaction rolls back. The insert notifies
+ * OUTBOX_CHANNEL itself (a trigger, migration 0011): on commit only, and duplicates within the
+ * transaction collapse into one.
+ */
+export async function insertOutboxRows(tx: Queryable, rows: readonly OutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  if (rows.length === 1) {
+    const [r] = rows;
+    await tx.query('INSERT INTO event_outbox (exchange, routing_key, cc, payload) VALUES ($1, $2, $3, $4)', [
+      r.exchange,
+      r.routingKey,
+      r.cc,
+      r.payload,
+    ]);
+    return;
+  }
+  await tx.query(
+    `INSERT INTO event_outbox (exchange, routing_key, cc, payload)
+     SELECT e ->> 'exchange', e ->> 'routingKey', ARRAY(SELECT jsonb_array_elements_text(e -> 'cc')),
+       (e ->> 'payload')::jsonb
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY n`,
+    [JSON.stringify(rows)],
+  );
+}
+
+/** Records one event in the caller's transaction (see `outboxRow` and `insertOutboxRows`). */
+export async function enqueueEvent<T extends TSchema>(
+  tx: Queryable,
+  svc: ServiceExchanges,
+  decl: ExchangeDeclaration<T>,
+  payload: Static<T>,
+  routingValues: RoutingValues,
+  cc: readonly string[] = [],
+): Promise<void> {
+  await insertOutboxRows(tx, [outboxRow(svc, decl, payload, routingValues, cc)]);
 }

@@ -1,11 +1,11 @@
 import type { Static } from '@sinclair/typebox';
 import { ApiError } from '../../platform/errors.ts';
+import { insertOutboxRows } from '../../platform/events/index.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
-import { publishTaskEvent } from './events.ts';
+import { taskEventRow } from './events.ts';
 import { type CreateTaskRequest, MAX_DEPENDENCIES } from './schemas.ts';
-import { type TaskRecord, taskDefinition } from './task-record.ts';
-import { scheduleTask } from './transitions.ts';
+import { priorityRank, type TaskRecord, taskDefinition } from './task-record.ts';
 
 type Body = Static<typeof CreateTaskRequest>;
 
@@ -123,43 +123,15 @@ export const sameDefinition = (a: TaskRecord, b: TaskRecord): boolean =>
  * Creates the task, its dependency edges and its group membership in one transaction, and
  * schedules it at once when nothing blocks it. Returns the stored task (the existing one when
  * the same definition was created before).
+ *
+ * Few statements, on purpose (each is a round trip): the task row is inserted first (with its
+ * first run when it is schedulable), the group row is created or updated and locked in one
+ * upsert that also returns what must be checked (a sealed group or another schedulerId rolls
+ * everything back), and both events go to the outbox in one insert.
  */
 export async function createTask(ctx: QueueContext, task: TaskRecord): Promise<TaskRecord> {
   return ctx.database.transaction(async (tx) => {
     const now = ctx.now();
-    await tx.query(
-      `insert into queue_task_groups (task_group_id, scheduler_id, expires) values ($1, $2, $3)
-       on conflict (task_group_id) do nothing`,
-      [task.taskGroupId, task.schedulerId, new Date(task.expires.getTime() + GROUP_EXPIRY_MARGIN_MS)],
-    );
-    const group = (
-      await tx.query<{ schedulerId: string; sealed: Date | null }>(
-        `select scheduler_id as "schedulerId", sealed from queue_task_groups where task_group_id = $1 for update`,
-        [task.taskGroupId],
-      )
-    ).rows[0];
-    const existing = await db.getTask(tx, task.taskId, true);
-    if (existing) {
-      if (!sameDefinition(existing, task)) {
-        throw new ApiError(
-          'RequestConflict',
-          `task ${task.taskId} already exists with a different definition`,
-        );
-      }
-      return existing;
-    }
-    if (group.schedulerId !== task.schedulerId) {
-      throw new ApiError(
-        'RequestConflict',
-        `task group ${task.taskGroupId} belongs to schedulerId ${group.schedulerId}; every task of a group must share it (this one has ${task.schedulerId})`,
-      );
-    }
-    if (group.sealed) {
-      throw new ApiError(
-        'RequestConflict',
-        `task group ${task.taskGroupId} is sealed and takes no new tasks`,
-      );
-    }
     // Locked FOR SHARE so a dependency cannot resolve between this read and the edge insert:
     // either we see it resolved, or its resolution sees our edge.
     const others = task.dependencies.filter((d) => d !== task.taskId);
@@ -186,19 +158,63 @@ export async function createTask(ctx: QueueContext, task: TaskRecord): Promise<T
     const edges = others.map((d) => ({ requiredTaskId: d, satisfied: satisfiedBy(states.get(d)!.state) }));
     task.unsatisfied =
       edges.filter((e) => !e.satisfied).length + (others.length < task.dependencies.length ? 1 : 0);
-    await db.insertTask(tx, task);
+
+    // The events, each with the task as it is at that point: defined, then (maybe) pending.
+    const events = [taskEventRow('task-defined', task, {})];
+    const schedule = task.unsatisfied === 0 && task.runs.length === 0 && now < task.deadline;
+    if (schedule) {
+      task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'scheduled', scheduled: now.toJSON() });
+      events.push(taskEventRow('task-pending', task, { runId: 0 }));
+    }
+    if (!(await db.insertTask(tx, task))) {
+      const existing = await db.getTask(tx, task.taskId, true);
+      if (!existing || !sameDefinition(existing, task)) {
+        throw new ApiError(
+          'RequestConflict',
+          `task ${task.taskId} already exists with a different definition`,
+        );
+      }
+      return existing;
+    }
+    const group = (
+      await tx.query<{ schedulerId: string; sealed: Date | null }>(
+        `insert into queue_task_groups (task_group_id, scheduler_id, expires, unresolved) values ($1, $2, $3, 1)
+         on conflict (task_group_id) do update
+           set unresolved = queue_task_groups.unresolved + 1,
+               expires = greatest(queue_task_groups.expires, excluded.expires)
+         returning scheduler_id as "schedulerId", sealed`,
+        [task.taskGroupId, task.schedulerId, new Date(task.expires.getTime() + GROUP_EXPIRY_MARGIN_MS)],
+      )
+    ).rows[0];
+    if (group.schedulerId !== task.schedulerId) {
+      throw new ApiError(
+        'RequestConflict',
+        `task group ${task.taskGroupId} belongs to schedulerId ${group.schedulerId}; every task of a group must share it (this one has ${task.schedulerId})`,
+      );
+    }
+    if (group.sealed) {
+      throw new ApiError(
+        'RequestConflict',
+        `task group ${task.taskGroupId} is sealed and takes no new tasks`,
+      );
+    }
     await db.insertDependencies(tx, task.taskId, task.requires, edges, task.expires);
-    await tx.query(
-      'update queue_task_groups set unresolved = unresolved + 1, expires = greatest(expires, $2) where task_group_id = $1',
-      [task.taskGroupId, new Date(task.expires.getTime() + GROUP_EXPIRY_MARGIN_MS)],
-    );
-    await publishTaskEvent(tx, 'task-defined', task, {});
-    if (task.unsatisfied === 0) await scheduleTask(tx, task, now);
+    if (schedule) await db.addPending(tx, task, 0, priorityRank(task.priority));
+    await insertOutboxRows(tx, events);
     return task;
   });
 }
 
-async function lockDependencyStates(tx: Parameters<typeof db.getTask>[0], taskIds: string[]) {
-  await tx.query('select 1 from queue_tasks where task_id = any($1) order by task_id for share', [taskIds]);
-  return db.dependencyStates(tx, taskIds);
+/** Locks the dependencies that exist (FOR SHARE) and reads their states, in one statement. */
+async function lockDependencyStates(
+  tx: Parameters<typeof db.getTask>[0],
+  taskIds: string[],
+): Promise<Map<string, { expires: Date; state: string }>> {
+  const res = await tx.query<{ taskId: string; expires: Date; state: string }>(
+    `select task_id as "taskId", expires,
+       case when runs = '[]'::jsonb then 'unscheduled' else runs -> -1 ->> 'state' end as state
+     from queue_tasks where task_id = any($1) order by task_id for share`,
+    [taskIds],
+  );
+  return new Map(res.rows.map((r) => [r.taskId, { expires: r.expires, state: r.state }]));
 }

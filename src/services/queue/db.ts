@@ -1,10 +1,17 @@
 import type { Queryable } from '../../platform/db/index.ts';
 import { type Run, type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 
-const taskColumns = `task_id as "taskId", task_group_id as "taskGroupId", scheduler_id as "schedulerId",
-  project_id as "projectId", task_queue_id as "taskQueueId", dependencies, requires, routes, priority,
-  retries, retries_left as "retriesLeft", created, deadline, expires, scopes, payload, metadata, tags,
-  extra, runs, taken_until as "takenUntil", unsatisfied, ever_resolved as "everResolved", resolved`;
+/** The task columns as TaskRecord fields, each qualified with `alias` when given (for joins). */
+export function taskColumnsOf(alias?: string): string {
+  const c = (name: string) => (alias ? `${alias}.${name}` : name);
+  return `${c('task_id')} as "taskId", ${c('task_group_id')} as "taskGroupId", ${c('scheduler_id')} as "schedulerId",
+  ${c('project_id')} as "projectId", ${c('task_queue_id')} as "taskQueueId", ${c('dependencies')}, ${c('requires')},
+  ${c('routes')}, ${c('priority')}, ${c('retries')}, ${c('retries_left')} as "retriesLeft", ${c('created')},
+  ${c('deadline')}, ${c('expires')}, ${c('scopes')}, ${c('payload')}, ${c('metadata')}, ${c('tags')}, ${c('extra')},
+  ${c('runs')}, ${c('taken_until')} as "takenUntil", ${c('unsatisfied')}, ${c('ever_resolved')} as "everResolved",
+  ${c('resolved')}`;
+}
+const taskColumns = taskColumnsOf();
 
 export async function getTask(
   q: Queryable,
@@ -71,20 +78,38 @@ export async function insertTask(q: Queryable, t: TaskRecord): Promise<boolean> 
   return res.rowCount === 1;
 }
 
-/** Writes the mutable part of a task: its runs and the fields derived from them. */
+/**
+ * Writes the mutable part of a task: its runs and the fields derived from them. With
+ * `unpendRunId`, also removes that run's pending entry (claimed or resolved): one statement.
+ */
 export async function saveTaskState(
   q: Queryable,
   t: Pick<
     TaskRecord,
     'taskId' | 'runs' | 'retriesLeft' | 'takenUntil' | 'everResolved' | 'resolved' | 'priority'
   >,
+  opts: { unpendRunId?: number } = {},
 ): Promise<void> {
-  await q.query(
-    `update queue_tasks set runs = $2, retries_left = $3, taken_until = $4, ever_resolved = $5, resolved = $6,
-       priority = $7
-     where task_id = $1`,
-    [t.taskId, JSON.stringify(t.runs), t.retriesLeft, t.takenUntil, t.everResolved, t.resolved, t.priority],
-  );
+  const params = [
+    t.taskId,
+    JSON.stringify(t.runs),
+    t.retriesLeft,
+    t.takenUntil,
+    t.everResolved,
+    t.resolved,
+    t.priority,
+  ];
+  const update = `update queue_tasks set runs = $2, retries_left = $3, taken_until = $4, ever_resolved = $5,
+       resolved = $6, priority = $7
+     where task_id = $1`;
+  if (opts.unpendRunId === undefined) {
+    await q.query(update, params);
+    return;
+  }
+  await q.query(`with unpend as (delete from queue_pending where task_id = $1 and run_id = $8) ${update}`, [
+    ...params,
+    opts.unpendRunId,
+  ]);
 }
 
 export async function insertDependencies(
@@ -103,20 +128,6 @@ export async function insertDependencies(
   );
 }
 
-/** The resolution state of each given task that exists: used to count satisfied dependencies. */
-export async function dependencyStates(
-  q: Queryable,
-  taskIds: string[],
-): Promise<Map<string, { expires: Date; state: string }>> {
-  const res = await q.query<{ taskId: string; expires: Date; state: string }>(
-    `select task_id as "taskId", expires,
-       case when runs = '[]'::jsonb then 'unscheduled' else runs -> -1 ->> 'state' end as state
-     from queue_tasks where task_id = any($1)`,
-    [taskIds],
-  );
-  return new Map(res.rows.map((r) => [r.taskId, { expires: r.expires, state: r.state }]));
-}
-
 export async function addPending(
   q: Queryable,
   task: Pick<TaskRecord, 'taskId' | 'taskQueueId'>,
@@ -129,19 +140,11 @@ export async function addPending(
     [task.taskQueueId, rank, task.taskId, runId],
   );
   // Wakes claimWork calls waiting on this queue, in this or any process, once committed.
-  await q.query('select pg_notify($1, $2)', ['taskyard_queue_pending', task.taskQueueId]);
+  // The insert notifies taskyard_queue_pending with the task queue (a trigger, migration 0011).
 }
 
 export async function removePending(q: Queryable, taskId: string, runId: number): Promise<void> {
   await q.query('delete from queue_pending where task_id = $1 and run_id = $2', [taskId, runId]);
-}
-
-export async function recordResolution(q: Queryable, taskId: string, resolution: string): Promise<void> {
-  await q.query('insert into queue_resolved_tasks (task_id, resolution) values ($1, $2)', [
-    taskId,
-    resolution,
-  ]);
-  await q.query('select pg_notify($1, $2)', ['taskyard_queue_resolved', '']);
 }
 
 export type { Run };

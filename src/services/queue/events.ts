@@ -3,6 +3,9 @@ import type { Queryable } from '../../platform/db/index.ts';
 import {
   type ExchangeDeclaration,
   enqueueEvent,
+  insertOutboxRows,
+  type OutboxRow,
+  outboxRow,
   type RoutingKeyPart,
   reservedPart,
   routesToCC,
@@ -197,16 +200,10 @@ const byName = new Map(queueExchanges.exchanges.map((d) => [d.exchange, d]));
 /** Exchanges whose messages carry no `task: {tags}`. */
 const WITHOUT_TASK_FIELD = new Set(['artifact-created', 'task-priority-changed']);
 
-/** Writes a task event to the outbox, CC'd to the task's routes (`route.<route>`). */
-export async function publishTaskEvent(
-  tx: Queryable,
-  exchange: string,
-  task: TaskRecord,
-  fields: Record<string, unknown>,
-): Promise<void> {
+/** A task event's outbox row, CC'd to the task's routes (`route.<route>`), with the task as it is now. */
+export function taskEventRow(exchange: string, task: TaskRecord, fields: Record<string, unknown>): OutboxRow {
   const d = byName.get(exchange)!;
-  await enqueueEvent(
-    tx,
+  return outboxRow(
     queueExchanges,
     d,
     {
@@ -227,6 +224,16 @@ export async function publishTaskEvent(
     },
     routesToCC(task.routes),
   );
+}
+
+/** Writes a task event to the outbox (see `taskEventRow`). */
+export async function publishTaskEvent(
+  tx: Queryable,
+  exchange: string,
+  task: TaskRecord,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  await insertOutboxRows(tx, [taskEventRow(exchange, task, fields)]);
 }
 
 export interface GroupInfo {

@@ -61,8 +61,7 @@ export async function claimRun(
   run.takenUntil = takenUntil.toJSON();
   run.started = now.toJSON();
   task.takenUntil = takenUntil;
-  await db.saveTaskState(tx, task);
-  await db.removePending(tx, task.taskId, runId);
+  await db.saveTaskState(tx, task, { unpendRunId: runId });
   await publishTaskEvent(tx, 'task-running', task, {
     runId,
     workerGroup: worker.workerGroup,
@@ -105,22 +104,21 @@ export async function resolveRun(
   run.reasonResolved = reason;
   run.resolved = now.toJSON();
   task.takenUntil = null;
-  if (wasPending) await db.removePending(tx, task.taskId, runId);
+  const unpend = wasPending ? { unpendRunId: runId } : {};
   const worker = run.workerGroup ? { workerGroup: run.workerGroup, workerId: run.workerId } : {};
   const exchange =
     state === 'completed' ? 'task-completed' : state === 'failed' ? 'task-failed' : 'task-exception';
   const retry = state === 'exception' ? RETRIED_EXCEPTIONS[reason] : undefined;
   if (retry && task.retriesLeft > 0 && now < task.deadline) {
     task.retriesLeft--;
-    await db.saveTaskState(tx, task);
+    await db.saveTaskState(tx, task, unpend);
     await publishTaskEvent(tx, exchange, task, { runId, ...worker });
     await addPendingRun(tx, task, retry, now);
     return;
   }
-  await markResolved(tx, task);
+  await markResolved(tx, task, unpend);
   await publishTaskEvent(tx, exchange, task, { runId, ...worker });
-  await db.recordResolution(tx, task.taskId, state);
-  await countGroupResolution(tx, task);
+  await countGroupResolution(tx, task, state);
 }
 
 /**
@@ -146,27 +144,35 @@ export async function resolveUnresolved(
     });
     await markResolved(tx, task);
     await publishTaskEvent(tx, 'task-exception', task, { runId: 0 });
-    await db.recordResolution(tx, task.taskId, 'exception');
-    await countGroupResolution(tx, task);
+    await countGroupResolution(tx, task, 'exception');
     return true;
   }
   await resolveRun(tx, task, task.runs.length - 1, 'exception', reason, now);
   return true;
 }
 
-async function markResolved(tx: Queryable, task: TaskRecord): Promise<void> {
+async function markResolved(
+  tx: Queryable,
+  task: TaskRecord,
+  opts: { unpendRunId?: number } = {},
+): Promise<void> {
   task.resolved = true;
   task.everResolved = true;
   task.takenUntil = null;
-  await db.saveTaskState(tx, task);
+  await db.saveTaskState(tx, task, opts);
 }
 
-/** One fewer unresolved task in the group; at zero the group is resolved (announced once per time it gets there). */
-async function countGroupResolution(tx: Queryable, task: TaskRecord): Promise<void> {
+/**
+ * The task is resolved: queued for the dependency loop (which that insert wakes), and one fewer
+ * unresolved task in the group; at zero the group is resolved (announced once per time it gets
+ * there). One statement.
+ */
+async function countGroupResolution(tx: Queryable, task: TaskRecord, resolution: string): Promise<void> {
   const res = await tx.query<GroupInfo & { unresolved: number }>(
-    `update queue_task_groups set unresolved = unresolved - 1 where task_group_id = $1
+    `with resolved as (insert into queue_resolved_tasks (task_id, resolution) values ($2, $3))
+     update queue_task_groups set unresolved = unresolved - 1 where task_group_id = $1
      returning unresolved, task_group_id as "taskGroupId", scheduler_id as "schedulerId", expires, sealed`,
-    [task.taskGroupId],
+    [task.taskGroupId, task.taskId, resolution],
   );
   if (res.rows[0]?.unresolved === 0) await publishTaskGroupEvent(tx, 'task-group-resolved', res.rows[0]);
 }

@@ -4,7 +4,7 @@ import * as db from './db.ts';
 import { issuerCredentials, type TaskCredentials, taskCredentials } from './task-credentials.ts';
 import { type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 import { claimRun } from './transitions.ts';
-import { quarantinedUntil, recordWorkerSeen } from './worker-info.ts';
+import { recordWorkerSeen } from './worker-info.ts';
 
 /** The channel db.addPending notifies (payload: the taskQueueId) when a run becomes pending. */
 export const PENDING_CHANNEL = 'taskyard_queue_pending';
@@ -54,8 +54,9 @@ export async function claimPending(
 ): Promise<ClaimedRun[]> {
   const claimed: ClaimedRun[] = [];
   for (;;) {
-    const picked = await tx.query<{ taskId: string; runId: number }>(
-      `select p.task_id as "taskId", p.run_id as "runId"
+    // The entries and their tasks, locked together: one statement.
+    const picked = await tx.query<TaskRecord & { pendingRunId: number }>(
+      `select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
        from queue_pending p join queue_tasks t on t.task_id = p.task_id
        where p.task_queue_id = $1 and t.deadline > $3
        order by p.priority desc, p.inserted
@@ -64,19 +65,11 @@ export async function claimPending(
       [taskQueueId, limit - claimed.length, now],
     );
     if (picked.rows.length === 0) return claimed;
-    const tasks = new Map(
-      (
-        await db.getTasks(
-          tx,
-          picked.rows.map((r) => r.taskId),
-        )
-      ).map((t) => [t.taskId, t]),
-    );
     let stale = 0;
-    for (const { taskId, runId } of picked.rows) {
-      const task = tasks.get(taskId);
-      const run = task?.runs[runId];
-      if (!task || !run || run.state !== 'pending' || runId !== task.runs.length - 1) {
+    for (const { pendingRunId: runId, ...task } of picked.rows) {
+      const { taskId } = task;
+      const run = task.runs[runId];
+      if (run?.state !== 'pending' || runId !== task.runs.length - 1) {
         await db.removePending(tx, taskId, runId);
         stale++;
         continue;
@@ -169,18 +162,21 @@ export class WorkClaimer {
 
   /** Claims up to `count` runs in one transaction and issues their credentials. */
   async claimOnce(taskQueueId: string, worker: Worker, count: number): Promise<Claim[]> {
+    const now = this.ctx.now();
     const claimed = await this.ctx.database.transaction(async (tx) => {
-      const now = this.ctx.now();
-      return claimPending(tx, taskQueueId, worker, count, takenUntilFrom(this.ctx, now), now);
+      const runs = await claimPending(tx, taskQueueId, worker, count, takenUntilFrom(this.ctx, now), now);
+      // In the same transaction: one commit for the claims and the worker's recent tasks.
+      if (runs.length > 0) {
+        await recordWorkerSeen(
+          tx,
+          { taskQueueId, ...worker },
+          now,
+          runs.map((c) => ({ taskId: c.task.taskId, runId: c.runId })),
+        );
+      }
+      return runs;
     });
     if (claimed.length === 0) return [];
-    const now = this.ctx.now();
-    await recordWorkerSeen(
-      this.ctx.database,
-      { taskQueueId, ...worker },
-      now,
-      claimed.map((c) => ({ taskId: c.task.taskId, runId: c.runId })),
-    ).catch((err) => this.ctx.logger.warn({ err }, 'cannot record the recent tasks of a worker'));
     return claimed.map((c) => ({
       status: taskStatus(c.task),
       runId: c.runId,
@@ -206,14 +202,7 @@ export class WorkClaimer {
     issuerCredentials(this.ctx);
     const endAt = Date.now() + this.ctx.settings.claimWorkTimeoutMs;
     const now = this.ctx.now();
-    await recordWorkerSeen(this.ctx.database, { taskQueueId, ...worker }, now);
-    const quarantined = await quarantinedUntil(
-      this.ctx.database,
-      taskQueueId,
-      worker.workerGroup,
-      worker.workerId,
-      now,
-    );
+    const quarantined = await recordWorkerSeen(this.ctx.database, { taskQueueId, ...worker }, now);
     let signaled = false;
     let wake: (() => void) | undefined;
     const unsubscribe = this.subscribe(taskQueueId, () => {

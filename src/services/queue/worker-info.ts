@@ -36,9 +36,18 @@ export async function recordTaskQueueSeen(
 }
 
 /**
+ * How stale a last-seen time may get before a sighting writes it again. Every claimWork of every
+ * worker sees its task queue and provisioner: writing those rows each time would make them the
+ * hottest rows of the database (one lock for all the workers of a queue) for a time shown to the
+ * second. Within this long, `lastDateActive` may lag; `expires` (a day ahead) by as much.
+ */
+export const SEEN_REFRESH_MS = 30_000;
+
+/**
  * Records that a worker was seen, with its task queue and provisioner (first_claim on first
- * sight), appending the runs it just claimed to its recent tasks (the last 20 are kept). One
- * statement.
+ * sight), appending the runs it just claimed to its recent tasks (the last 20 are kept). Rows
+ * seen within SEEN_REFRESH_MS are left alone unless there are recent tasks to add. One
+ * statement; returns until when the worker is quarantined (as it was before this statement).
  */
 export async function recordWorkerSeen(
   q: Queryable,
@@ -46,28 +55,39 @@ export async function recordWorkerSeen(
   now: Date,
   recentTasks: Array<{ taskId: string; runId: number }> = [],
   expiresMs = SEEN_EXPIRY_MS,
-): Promise<void> {
-  await q.query(
-    `with tq as (
+): Promise<Date | undefined> {
+  const res = await q.query<{ quarantineUntil: Date | null }>(
+    `with tq_new as (
        insert into queue_task_queues (task_queue_id, expires, last_date_active) values ($1, $5, $6)
-       on conflict (task_queue_id) do update
-         set expires = greatest(queue_task_queues.expires, excluded.expires), last_date_active = excluded.last_date_active
-     ), prov as (
+       on conflict (task_queue_id) do nothing
+     ), tq_old as (
+       update queue_task_queues set expires = greatest(expires, $5), last_date_active = $6
+       where task_queue_id = $1 and last_date_active < $9
+     ), prov_new as (
        insert into queue_provisioners (provisioner_id, expires, last_date_active) values ($4, $5, $6)
-       on conflict (provisioner_id) do update
-         set expires = greatest(queue_provisioners.expires, excluded.expires), last_date_active = excluded.last_date_active
+       on conflict (provisioner_id) do nothing
+     ), prov_old as (
+       update queue_provisioners set expires = greatest(expires, $5), last_date_active = $6
+       where provisioner_id = $4 and last_date_active < $9
+     ), w_new as (
+       insert into queue_workers (task_queue_id, worker_group, worker_id, expires, first_claim, last_date_active, recent_tasks)
+       values ($1, $2, $3, $5, $6, $6,
+         (select coalesce(jsonb_agg(e order by i), '[]'::jsonb) from (
+            select e, i from jsonb_array_elements($7::jsonb) with ordinality as a(e, i) order by i desc limit $8) s))
+       on conflict (task_queue_id, worker_group, worker_id) do nothing
+     ), w_old as (
+       update queue_workers
+         set expires = greatest(expires, $5),
+             last_date_active = $6,
+             recent_tasks = case when jsonb_array_length($7::jsonb) = 0 then recent_tasks else
+               (select coalesce(jsonb_agg(e order by i), '[]'::jsonb) from (
+                  select e, i from jsonb_array_elements(recent_tasks || $7::jsonb) with ordinality as a(e, i)
+                  order by i desc limit $8) s) end
+       where task_queue_id = $1 and worker_group = $2 and worker_id = $3
+         and (last_date_active < $9 or jsonb_array_length($7::jsonb) > 0)
      )
-     insert into queue_workers (task_queue_id, worker_group, worker_id, expires, first_claim, last_date_active, recent_tasks)
-     values ($1, $2, $3, $5, $6, $6,
-       (select coalesce(jsonb_agg(e order by i), '[]'::jsonb) from (
-          select e, i from jsonb_array_elements($7::jsonb) with ordinality as a(e, i) order by i desc limit $8) s))
-     on conflict (task_queue_id, worker_group, worker_id) do update
-       set expires = greatest(queue_workers.expires, excluded.expires),
-           last_date_active = excluded.last_date_active,
-           recent_tasks = case when jsonb_array_length($7::jsonb) = 0 then queue_workers.recent_tasks else
-             (select coalesce(jsonb_agg(e order by i), '[]'::jsonb) from (
-                select e, i from jsonb_array_elements(queue_workers.recent_tasks || $7::jsonb) with ordinality as a(e, i)
-                order by i desc limit $8) s) end`,
+     select quarantine_until as "quarantineUntil" from queue_workers
+     where task_queue_id = $1 and worker_group = $2 and worker_id = $3`,
     [
       worker.taskQueueId,
       worker.workerGroup,
@@ -77,8 +97,11 @@ export async function recordWorkerSeen(
       now,
       JSON.stringify(recentTasks.map(({ taskId, runId }) => ({ taskId, runId }))),
       RECENT_TASKS_KEPT,
+      new Date(now.getTime() - SEEN_REFRESH_MS),
     ],
   );
+  const until = res.rows[0]?.quarantineUntil;
+  return until && until > now ? until : undefined;
 }
 
 /** Until when the worker is quarantined, or undefined when it is not (or not known). */
