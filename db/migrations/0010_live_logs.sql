@@ -22,18 +22,3 @@ create table queue_live_log_chunks (
   primary key (task_id, run_id, start_offset)
 );
 create index queue_live_log_chunks_expires on queue_live_log_chunks (expires);
-
--- Followers end when the run is resolved and wait for a pending run to start: any change to a
--- task's runs (claim, resolution, cancel, rerun) wakes the followers of that task's logs, in
--- every process, once the change commits. Appends notify on the same channel themselves.
-create function queue_live_log_runs_changed() returns trigger language plpgsql as $$
-begin
-  perform pg_notify('taskyard_live_log', new.task_id);
-  return null;
-end;
-$$;
-
-create trigger queue_live_log_runs_changed
-  after update of runs on queue_tasks
-  for each row when (old.runs is distinct from new.runs)
-  execute function queue_live_log_runs_changed();

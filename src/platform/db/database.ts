@@ -9,6 +9,20 @@ import { Listener, type ListenOptions } from './listener.ts';
 export interface Queryable {
   // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's own default row type
   query<R extends pg.QueryResultRow = any>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * NOTIFY `channel` once this work is committed (at once outside a transaction; never if the
+   * transaction rolls back). See `Database.notifySoon`.
+   */
+  notifyAfterCommit?(channel: string, payload: string): void;
+}
+
+/**
+ * NOTIFY after `q`'s transaction commits: through `notifyAfterCommit` when `q` offers it, or else
+ * with pg_notify in the transaction itself.
+ */
+export async function notifyAfterCommit(q: Queryable, channel: string, payload: string): Promise<void> {
+  if (q.notifyAfterCommit) q.notifyAfterCommit(channel, payload);
+  else await q.query('SELECT pg_notify($1, $2)', [channel, payload]);
 }
 
 export interface DatabaseOptions {
@@ -49,7 +63,19 @@ export function statement(text: string, params?: unknown[]): pg.QueryConfig | st
 
 /** Wraps one pg client so callers only see `query` and cannot release it or leak it past the transaction. */
 class TransactionClient implements Queryable {
-  constructor(private readonly client: pg.PoolClient) {}
+  /** Run after COMMIT (notifications); dropped on rollback. */
+  readonly afterCommit: Array<() => void> = [];
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly database: Database,
+    private readonly inTransaction: boolean,
+  ) {}
+
+  notifyAfterCommit(channel: string, payload: string): void {
+    if (this.inTransaction) this.afterCommit.push(() => this.database.notifySoon(channel, payload));
+    else this.database.notifySoon(channel, payload);
+  }
   // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's own default row type
   query<R extends pg.QueryResultRow = any>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
     const q = statement(text, params);
@@ -109,8 +135,10 @@ export class Database implements Queryable {
     let broken: Error | undefined;
     try {
       await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}` : 'BEGIN');
-      const result = await fn(new TransactionClient(client));
+      const tx = new TransactionClient(client, this, true);
+      const result = await fn(tx);
       await client.query('COMMIT');
+      for (const after of tx.afterCommit) after();
       return result;
     } catch (err) {
       try {
@@ -134,7 +162,7 @@ export class Database implements Queryable {
     const client = await this.pool.connect();
     let failed: Error | undefined;
     try {
-      return await fn(new TransactionClient(client));
+      return await fn(new TransactionClient(client, this, false));
     } catch (err) {
       failed = err instanceof Error ? err : new Error(String(err));
       throw err;
@@ -163,6 +191,7 @@ export class Database implements Queryable {
       options,
       logger: this.logger,
       onClosed: () => this.listeners.delete(listener),
+      sentLocally: this.notifierPids,
     });
     await listener.start();
     this.listeners.add(listener);
@@ -174,11 +203,95 @@ export class Database implements Queryable {
     await (tx ?? this).query('SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
+  notifyAfterCommit(channel: string, payload: string): void {
+    this.notifySoon(channel, payload);
+  }
+
+  /**
+   * Notifies `channel`: this process's listeners at once, other processes' through PostgreSQL
+   * moments later. Notifications wait for a flush that sends all of them (distinct channel and
+   * payload pairs) in one statement, one flush in flight at a time. Why not pg_notify inside the
+   * transactions that cause them: PostgreSQL serializes the commits of every transaction that
+   * notifies (a database-wide lock held through the WAL flush), which made notifying transactions
+   * commit one at a time. A notification lost to a crash between a commit and its flush is
+   * covered by the listeners' fallback polls, as one lost in a reconnect is.
+   */
+  notifySoon(channel: string, payload: string): void {
+    if (this.closed) return;
+    for (const listener of this.listeners) {
+      if (listener.channel === channel) listener.deliverLocally(payload);
+    }
+    let payloads = this.unsent.get(channel);
+    if (!payloads) {
+      payloads = new Set();
+      this.unsent.set(channel, payloads);
+    }
+    payloads.add(payload);
+    this.flushing ??= this.flushNotifications();
+  }
+
+  private readonly unsent = new Map<string, Set<string>>();
+  private notifier: pg.Client | undefined;
+
+  /**
+   * The connection that sends notifySoon's notifications: its own, not the pool's, so that only
+   * these (delivered locally already) are ignored when they come back.
+   */
+  private async notifierClient(): Promise<pg.Client> {
+    if (this.notifier) return this.notifier;
+    const client = new pg.Client({ ...this.connection, application_name: 'taskyard-notify' });
+    client.on('error', (err) => {
+      this.logger.debug({ err }, 'notification connection lost');
+      if (this.notifier === client) this.notifier = undefined;
+    });
+    await client.connect();
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (pid !== undefined) this.notifierPids.add(pid);
+    this.notifier = client;
+    return client;
+  }
+  /** Backends of this pool that sent notifications: their echoes are not delivered twice. */
+  private readonly notifierPids = new Set<number>();
+  private flushing: Promise<void> | undefined;
+
+  private async flushNotifications(): Promise<void> {
+    try {
+      // Gathers what the current burst of commits adds before the first flush.
+      await new Promise((resolve) => setImmediate(resolve));
+      while (this.unsent.size > 0) {
+        const channels: string[] = [];
+        const payloads: string[] = [];
+        for (const [channel, set] of this.unsent) {
+          for (const payload of set) {
+            channels.push(channel);
+            payloads.push(payload);
+          }
+        }
+        this.unsent.clear();
+        try {
+          const client = await this.notifierClient();
+          await client.query('SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS u(c, p)', [
+            channels,
+            payloads,
+          ]);
+        } catch (err) {
+          this.notifier?.end().catch(() => undefined);
+          this.notifier = undefined;
+          if (!this.closed) this.logger.warn({ err }, 'cannot send notifications; listeners will poll');
+        }
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) {
       return;
     }
+    await this.flushing;
     this.closed = true;
+    await this.notifier?.end().catch(() => undefined);
     await Promise.all([...this.listeners].map((l) => l.close()));
     await this.pool.end();
   }

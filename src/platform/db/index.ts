@@ -2,6 +2,7 @@ export {
   Database,
   type DatabaseOptions,
   type IsolationLevel,
+  notifyAfterCommit,
   type Queryable,
   type TransactionOptions,
 } from './database.ts';

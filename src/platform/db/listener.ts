@@ -17,6 +17,8 @@ export interface ListenerConfig {
   options: ListenOptions;
   logger: Logger;
   onClosed: () => void;
+  /** Backend pids whose notifications this process delivered itself already (see Database.notifySoon). */
+  sentLocally?: ReadonlySet<number>;
 }
 
 const MIN_RECONNECT_DELAY_MS = 100;
@@ -34,6 +36,15 @@ export class Listener {
   private attempts = 0;
 
   constructor(private readonly cfg: ListenerConfig) {}
+
+  get channel(): string {
+    return this.cfg.channel;
+  }
+
+  /** Hands a notification of this process to the handler directly, as if it had come from the server. */
+  deliverLocally(payload: string): void {
+    if (!this.closed) this.safeCall(() => this.cfg.onNotify(payload));
+  }
 
   /** Connects and issues LISTEN; rejects if the first attempt fails so misconfiguration surfaces at once. */
   async start(): Promise<void> {
@@ -64,6 +75,7 @@ export class Listener {
     client.on('error', (err) => this.handleLost(client, err));
     client.on('end', () => this.handleLost(client, undefined));
     client.on('notification', (msg) => {
+      if (this.cfg.sentLocally?.has(msg.processId)) return;
       if (msg.channel === this.cfg.channel && !this.closed) {
         this.safeCall(() => this.cfg.onNotify(msg.payload ?? ''));
       }

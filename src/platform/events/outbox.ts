@@ -1,6 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
-import type { Queryable } from '../db/database.ts';
+import { notifyAfterCommit, type Queryable } from '../db/database.ts';
 import {
   buildRoutingKey,
   type ExchangeDeclaration,
@@ -76,9 +76,8 @@ export function outboxRow<T extends TSchema>(
 
 /**
  * Writes events in the caller's transaction, in order, with one statement: the relay publishes
- * them after commit, and never if the transaction rolls back. The insert notifies
- * OUTBOX_CHANNEL itself (a trigger, migration 0011): on commit only, and duplicates within the
- * transaction collapse into one.
+ * them after commit, and never if the transaction rolls back. The relays are notified on
+ * OUTBOX_CHANNEL once the transaction commits.
  */
 export async function insertOutboxRows(tx: Queryable, rows: readonly OutboxRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -90,15 +89,16 @@ export async function insertOutboxRows(tx: Queryable, rows: readonly OutboxRow[]
       r.cc,
       r.payload,
     ]);
-    return;
+  } else {
+    await tx.query(
+      `INSERT INTO event_outbox (exchange, routing_key, cc, payload)
+       SELECT e ->> 'exchange', e ->> 'routingKey', ARRAY(SELECT jsonb_array_elements_text(e -> 'cc')),
+         (e ->> 'payload')::jsonb
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY n`,
+      [JSON.stringify(rows)],
+    );
   }
-  await tx.query(
-    `INSERT INTO event_outbox (exchange, routing_key, cc, payload)
-     SELECT e ->> 'exchange', e ->> 'routingKey', ARRAY(SELECT jsonb_array_elements_text(e -> 'cc')),
-       (e ->> 'payload')::jsonb
-     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY n`,
-    [JSON.stringify(rows)],
-  );
+  await notifyAfterCommit(tx, OUTBOX_CHANNEL, '');
 }
 
 /** Records one event in the caller's transaction (see `outboxRow` and `insertOutboxRows`). */

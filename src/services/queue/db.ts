@@ -1,4 +1,5 @@
-import type { Queryable } from '../../platform/db/index.ts';
+import { notifyAfterCommit, type Queryable } from '../../platform/db/index.ts';
+import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import { type Run, type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 
 /** The task columns as TaskRecord fields, each qualified with `alias` when given (for joins). */
@@ -102,14 +103,15 @@ export async function saveTaskState(
   const update = `update queue_tasks set runs = $2, retries_left = $3, taken_until = $4, ever_resolved = $5,
        resolved = $6, priority = $7
      where task_id = $1`;
-  if (opts.unpendRunId === undefined) {
-    await q.query(update, params);
-    return;
+  if (opts.unpendRunId === undefined) await q.query(update, params);
+  else {
+    await q.query(`with unpend as (delete from queue_pending where task_id = $1 and run_id = $8) ${update}`, [
+      ...params,
+      opts.unpendRunId,
+    ]);
   }
-  await q.query(`with unpend as (delete from queue_pending where task_id = $1 and run_id = $8) ${update}`, [
-    ...params,
-    opts.unpendRunId,
-  ]);
+  // Followers of the task's live logs end at a resolution and start at a claim.
+  await notifyAfterCommit(q, LIVE_LOG_CHANNEL, t.taskId);
 }
 
 export async function insertDependencies(
@@ -140,7 +142,7 @@ export async function addPending(
     [task.taskQueueId, rank, task.taskId, runId],
   );
   // Wakes claimWork calls waiting on this queue, in this or any process, once committed.
-  // The insert notifies taskyard_queue_pending with the task queue (a trigger, migration 0011).
+  await notifyAfterCommit(q, 'taskyard_queue_pending', task.taskQueueId);
 }
 
 export async function removePending(q: Queryable, taskId: string, runId: number): Promise<void> {

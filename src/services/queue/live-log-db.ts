@@ -3,7 +3,7 @@
  * order. Appends lock the log's header row, so concurrent appends to one log serialize, and hold
  * the task row with FOR SHARE, so a run cannot be resolved between the state check and the commit.
  */
-import type { Queryable } from '../../platform/db/index.ts';
+import { notifyAfterCommit, type Queryable } from '../../platform/db/index.ts';
 
 /** Channel of the notifications that wake followers: payload is the taskId. */
 export const LIVE_LOG_CHANNEL = 'taskyard_live_log';
@@ -110,7 +110,7 @@ export async function appendChunk(
     runId,
     length,
   ]);
-  await q.query('select pg_notify($1, $2)', [LIVE_LOG_CHANNEL, taskId]);
+  await notifyAfterCommit(q, LIVE_LOG_CHANNEL, taskId);
   return length;
 }
 

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/index.ts';
+import { notifyAfterCommit, type Queryable } from '../../platform/db/index.ts';
 import * as db from './db.ts';
 import { type GroupInfo, publishTaskEvent, publishTaskGroupEvent } from './events.ts';
 import {
@@ -163,7 +163,7 @@ async function markResolved(
 }
 
 /**
- * The task is resolved: queued for the dependency loop (which that insert wakes), and one fewer
+ * The task is resolved: queued for the dependency loop (woken after commit), and one fewer
  * unresolved task in the group; at zero the group is resolved (announced once per time it gets
  * there). One statement.
  */
@@ -174,6 +174,7 @@ async function countGroupResolution(tx: Queryable, task: TaskRecord, resolution:
      returning unresolved, task_group_id as "taskGroupId", scheduler_id as "schedulerId", expires, sealed`,
     [task.taskGroupId, task.taskId, resolution],
   );
+  await notifyAfterCommit(tx, 'taskyard_queue_resolved', '');
   if (res.rows[0]?.unresolved === 0) await publishTaskGroupEvent(tx, 'task-group-resolved', res.rows[0]);
 }
 

@@ -143,8 +143,21 @@ export class WorkClaimer {
     await this.listening;
   }
 
-  private dispatch(taskQueueId: string): void {
-    for (const fn of this.waiters.get(taskQueueId) ?? []) fn();
+  /**
+   * Work became pending in `taskQueueId`: wakes `count` of its waiters, longest-waiting first
+   * (each goes to the back of the line). Not all of them: a notification per pending run woke
+   * every waiting worker of the queue to race for one run. A waiter that claims a full batch
+   * passes the wake on (`claimWork`), so a burst of runs made pending in one transaction (one
+   * notification) still reaches as many waiters as it needs, doubling each round.
+   */
+  private dispatch(taskQueueId: string, count = 1): void {
+    const set = this.waiters.get(taskQueueId);
+    if (!set) return;
+    for (const fn of [...set].slice(0, count)) {
+      set.delete(fn);
+      set.add(fn);
+      fn();
+    }
   }
 
   private dispatchAll(): void {
@@ -233,7 +246,13 @@ export class WorkClaimer {
         // Registered before the attempt, so work that becomes pending during it is not missed.
         signaled = false;
         const claims = await this.claimOnce(taskQueueId, worker, count);
-        if (claims.length > 0) return claims;
+        if (claims.length > 0) {
+          unsubscribe();
+          signaled = false;
+          // A full batch: more may be pending, so two more waiters look (see dispatch).
+          if (claims.length === count) this.dispatch(taskQueueId, 2);
+          return claims;
+        }
         const remaining = endAt - Date.now();
         if (this.stopped || signal?.aborted || remaining <= 0) return [];
         if (!signaled) await sleep(Math.min(remaining, FALLBACK_POLL_MS + Math.random() * 1000));
@@ -242,6 +261,8 @@ export class WorkClaimer {
     } finally {
       this.inProgress--;
       unsubscribe();
+      // Woken but leaving without looking (timed out, aborted): the wake goes to another waiter.
+      if (signaled && !this.stopped) this.dispatch(taskQueueId);
       signal?.removeEventListener('abort', onAbort);
     }
   }
