@@ -33,6 +33,10 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   for (const k of Object.keys(env)) {
     if (/^(TASKYARD_|AMQP_URL$|DATABASE_URL$|PORT$|NODE_OPTIONS$|LOG_LEVEL$)/.test(k)) delete env[k];
   }
+  // Settings to measure on purpose: BENCH_SERVER_TASKYARD_X=v runs the server with TASKYARD_X=v.
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('BENCH_SERVER_TASKYARD_')) env[k.slice('BENCH_SERVER_'.length)] = v;
+  }
   return env;
 }
 

@@ -13,16 +13,29 @@ export interface Queryable {
    * NOTIFY `channel` once this work is committed (at once outside a transaction; never if the
    * transaction rolls back). See `Database.notifySoon`.
    */
-  notifyAfterCommit?(channel: string, payload: string): void;
+  notifyAfterCommit?(channel: string, payload: string, opts?: NotifyOptions): void;
+}
+
+export interface NotifyOptions {
+  /**
+   * Only this process's listeners: for frequent wake-ups whose listeners in other processes
+   * poll anyway (every listening backend reads every notification sent).
+   */
+  localOnly?: boolean;
 }
 
 /**
  * NOTIFY after `q`'s transaction commits: through `notifyAfterCommit` when `q` offers it, or else
  * with pg_notify in the transaction itself.
  */
-export async function notifyAfterCommit(q: Queryable, channel: string, payload: string): Promise<void> {
-  if (q.notifyAfterCommit) q.notifyAfterCommit(channel, payload);
-  else await q.query('SELECT pg_notify($1, $2)', [channel, payload]);
+export async function notifyAfterCommit(
+  q: Queryable,
+  channel: string,
+  payload: string,
+  opts: NotifyOptions = {},
+): Promise<void> {
+  if (q.notifyAfterCommit) q.notifyAfterCommit(channel, payload, opts);
+  else if (!opts.localOnly) await q.query('SELECT pg_notify($1, $2)', [channel, payload]);
 }
 
 export interface DatabaseOptions {
@@ -46,6 +59,12 @@ const RETRYABLE_CODES: string[] = [PgError.SerializationFailure, PgError.Deadloc
 /** Statements with more placeholders than this are built for one call (bulk inserts): not prepared. */
 const MAX_PREPARED_PARAMS = 32;
 const preparedNames = new Map<string, string>();
+/**
+ * Starts a statement that must be planned at each call, not prepared: a prepared statement keeps
+ * the plan made when its table was small (a fresh queue table planned as empty, say) after the
+ * table grew.
+ */
+export const PLAN_EACH_TIME = '/* plan each time */ ';
 
 /**
  * The query as pg runs it: a parameterized statement of the code's fixed set is a named
@@ -53,6 +72,8 @@ const preparedNames = new Map<string, string>();
  */
 export function statement(text: string, params?: unknown[]): pg.QueryConfig | string {
   if (!params || params.length === 0 || params.length > MAX_PREPARED_PARAMS) return text;
+  // A statement whose best plan depends on how big a fast-changing table is right now.
+  if (text.startsWith(PLAN_EACH_TIME)) return text;
   let name = preparedNames.get(text);
   if (name === undefined) {
     name = `ty_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}`;
@@ -72,9 +93,9 @@ class TransactionClient implements Queryable {
     private readonly inTransaction: boolean,
   ) {}
 
-  notifyAfterCommit(channel: string, payload: string): void {
-    if (this.inTransaction) this.afterCommit.push(() => this.database.notifySoon(channel, payload));
-    else this.database.notifySoon(channel, payload);
+  notifyAfterCommit(channel: string, payload: string, opts?: NotifyOptions): void {
+    if (this.inTransaction) this.afterCommit.push(() => this.database.notifySoon(channel, payload, opts));
+    else this.database.notifySoon(channel, payload, opts);
   }
   // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's own default row type
   query<R extends pg.QueryResultRow = any>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
@@ -203,8 +224,8 @@ export class Database implements Queryable {
     await (tx ?? this).query('SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
-  notifyAfterCommit(channel: string, payload: string): void {
-    this.notifySoon(channel, payload);
+  notifyAfterCommit(channel: string, payload: string, opts?: NotifyOptions): void {
+    this.notifySoon(channel, payload, opts);
   }
 
   /**
@@ -216,11 +237,12 @@ export class Database implements Queryable {
    * commit one at a time. A notification lost to a crash between a commit and its flush is
    * covered by the listeners' fallback polls, as one lost in a reconnect is.
    */
-  notifySoon(channel: string, payload: string): void {
+  notifySoon(channel: string, payload: string, opts: NotifyOptions = {}): void {
     if (this.closed) return;
     for (const listener of this.listeners) {
       if (listener.channel === channel) listener.deliverLocally(payload);
     }
+    if (opts.localOnly) return;
     let payloads = this.unsent.get(channel);
     if (!payloads) {
       payloads = new Set();

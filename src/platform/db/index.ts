@@ -2,7 +2,9 @@ export {
   Database,
   type DatabaseOptions,
   type IsolationLevel,
+  type NotifyOptions,
   notifyAfterCommit,
+  PLAN_EACH_TIME,
   type Queryable,
   type TransactionOptions,
 } from './database.ts';

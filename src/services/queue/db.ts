@@ -110,8 +110,9 @@ export async function saveTaskState(
       opts.unpendRunId,
     ]);
   }
-  // Followers of the task's live logs end at a resolution and start at a claim.
-  await notifyAfterCommit(q, LIVE_LOG_CHANNEL, t.taskId);
+  // Followers of the task's live logs end at a resolution and start at a claim: in this process
+  // at once; other processes' followers see it at their next poll (live-log-hub.ts).
+  await notifyAfterCommit(q, LIVE_LOG_CHANNEL, t.taskId, { localOnly: true });
 }
 
 export async function insertDependencies(

@@ -1,9 +1,10 @@
 /**
  * Followers of live logs in this process. One LISTEN (on LIVE_LOG_CHANNEL) serves every
  * follower; the followers of one log share one reader, which on each wake-up reads the new bytes
- * once and hands each follower the part it has not seen. A wake-up comes from an append or a
- * change to the task's runs (the 0010 migration's trigger), in any process; a slow poll covers
- * notifications lost while the LISTEN connection was down.
+ * once and hands each follower the part it has not seen. A wake-up comes from an append (in any
+ * process) or a change to the task's runs (in this process, see db.saveTaskState); a poll every
+ * second covers run changes made by other processes and notifications lost while the LISTEN
+ * connection was down.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/index.ts';
@@ -19,8 +20,12 @@ export interface LiveLogFollower {
   fail(err: Error): void;
 }
 
-/** How often a followed log is re-checked without any notification. */
-const SAFETY_POLL_MS = 5000;
+/**
+ * How often a followed log is re-checked without any notification: how late a follower in
+ * another process than the one that claimed or resolved the run sees it start or end (the
+ * queue's state changes notify this process's followers only).
+ */
+const SAFETY_POLL_MS = 1000;
 
 const RESOLVED = new Set(['completed', 'failed', 'exception']);
 

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/index.ts';
+import { PLAN_EACH_TIME, type Queryable } from '../../platform/db/index.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
 import { issuerCredentials, type TaskCredentials, taskCredentials } from './task-credentials.ts';
@@ -56,7 +56,7 @@ export async function claimPending(
   for (;;) {
     // The entries and their tasks, locked together: one statement.
     const picked = await tx.query<TaskRecord & { pendingRunId: number }>(
-      `select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
+      `${PLAN_EACH_TIME}select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
        from queue_pending p join queue_tasks t on t.task_id = p.task_id
        where p.task_queue_id = $1 and t.deadline > $3
        order by p.priority desc, p.inserted
