@@ -4,6 +4,7 @@ import type { Queryable } from '../../platform/db/index.ts';
 import { ApiError } from '../../platform/errors.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
+import { ResolutionBatcher } from './resolution-batcher.ts';
 import {
   Identifier,
   slugidPattern,
@@ -93,14 +94,13 @@ export function claimEndpoints(ctx: QueueContext): EndpointDeclaration[] {
         '(canceled, deadline exceeded, claim expired) must stop working on it.',
     );
 
-  /** reportCompleted / reportFailed: the same outcome again on the latest run is a no-op. */
+  /**
+   * reportCompleted / reportFailed: the same outcome again on the latest run is a no-op. Written
+   * in batches with the reports that arrive meanwhile (see ResolutionBatcher).
+   */
+  const resolutions = new ResolutionBatcher(ctx, notRunning);
   async function report(taskId: string, runIdParam: string, target: 'completed' | 'failed') {
-    const { task } = await withLockedTask(taskId, runIdParam, async (tx, task, runId, now) => {
-      const run = task.runs[runId];
-      if (run.state === target && runId === task.runs.length - 1) return;
-      if (run.state !== 'running') throw notRunning(taskId, runId, run);
-      await resolveRun(tx, task, runId, target, target, now);
-    });
+    const task = await resolutions.report(taskId, Number(runIdParam), target);
     return { status: taskStatus(task) };
   }
 

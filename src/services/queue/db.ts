@@ -26,10 +26,17 @@ export async function getTask(
   return res.rows[0];
 }
 
-export async function getTasks(q: Queryable, taskIds: string[]): Promise<TaskRecord[]> {
-  const res = await q.query<TaskRecord>(`select ${taskColumns} from queue_tasks where task_id = any($1)`, [
-    taskIds,
-  ]);
+/** The existing tasks among `taskIds`; with `forUpdate`, locked in task id order. */
+export async function getTasks(
+  q: Queryable,
+  taskIds: string[],
+  opts: { forUpdate?: boolean } = {},
+): Promise<TaskRecord[]> {
+  const lock = opts.forUpdate ? ' order by task_id for update' : '';
+  const res = await q.query<TaskRecord>(
+    `select ${taskColumns} from queue_tasks where task_id = any($1)${lock}`,
+    [taskIds],
+  );
   return res.rows;
 }
 

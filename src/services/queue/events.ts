@@ -2,7 +2,6 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import type { Queryable } from '../../platform/db/index.ts';
 import {
   type ExchangeDeclaration,
-  enqueueEvent,
   insertOutboxRows,
   type OutboxRow,
   outboxRow,
@@ -243,12 +242,12 @@ export interface GroupInfo {
   sealed: Date | null;
 }
 
-export async function publishTaskGroupEvent(
-  tx: Queryable,
+/** A task group event's outbox row. */
+export function taskGroupEventRow(
   exchange: 'task-group-resolved' | 'task-group-sealed' | 'task-group-priority-changed',
   group: GroupInfo,
   extra: Record<string, unknown> = {},
-): Promise<void> {
+): OutboxRow {
   const body =
     exchange === 'task-group-priority-changed'
       ? { version: 1, taskGroupId: group.taskGroupId, schedulerId: group.schedulerId, ...extra }
@@ -259,8 +258,17 @@ export async function publishTaskGroupEvent(
           expires: group.expires.toJSON(),
           ...(group.sealed ? { sealed: group.sealed.toJSON() } : {}),
         };
-  await enqueueEvent(tx, queueExchanges, byName.get(exchange)!, body, {
+  return outboxRow(queueExchanges, byName.get(exchange)!, body, {
     taskGroupId: group.taskGroupId,
     schedulerId: group.schedulerId,
   });
+}
+
+export async function publishTaskGroupEvent(
+  tx: Queryable,
+  exchange: 'task-group-resolved' | 'task-group-sealed' | 'task-group-priority-changed',
+  group: GroupInfo,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await insertOutboxRows(tx, [taskGroupEventRow(exchange, group, extra)]);
 }

@@ -237,3 +237,74 @@ describe('two processes on one database', () => {
     expect(resolutions.rows[0].n).toBe(0);
   }, 90_000);
 });
+
+describe('concurrent reports (written in batches)', () => {
+  let ty: TestTaskyard;
+  beforeAll(async () => {
+    ty = await startTestTaskyard();
+  });
+  afterAll(async () => ty?.stop());
+
+  it('answers each report as if alone: resolved once, repeats are no-ops, 404 and 409 stay their own', async () => {
+    const tq = newQueue();
+    const taskGroupId = newTaskId();
+    const queue = queueClient(ty);
+    const events: DeliveredMessage[] = [];
+    await ty.bus.consume({
+      queueName: `test-${Math.random().toString(36).slice(2)}`,
+      bindings: ['task-completed', 'task-failed', 'task-group-resolved'].map((e) => ({
+        exchange: `exchange/taskcluster-queue/v1/${e}`,
+        pattern: '#',
+      })),
+      handler: async (msg) => {
+        events.push(msg);
+      },
+    });
+    const running = Array.from({ length: 30 }, () => newTaskId());
+    const pending = newTaskId();
+    for (const taskId of [...running, pending]) {
+      await queue.createTask(taskId, taskDef(ty, { taskQueueId: tq, taskGroupId }));
+    }
+    const claimed = new Set<string>();
+    while (claimed.size < running.length) {
+      const { tasks } = await queue.claimWork(tq, {
+        workerGroup: 'wg',
+        workerId: 'w',
+        tasks: running.length - claimed.size,
+      });
+      for (const t of tasks) claimed.add(t.status.taskId);
+    }
+    // One task stays pending: the claims above took 30 of the 31, in creation order.
+    const stillPending = [...running, pending].find((id) => !claimed.has(id))!;
+    const reports = [
+      ...[...claimed].map((id, i) =>
+        i % 5 === 0 ? queue.reportFailed(id, 0) : queue.reportCompleted(id, 0),
+      ),
+      // The same report again, at the same time.
+      ...[...claimed].slice(1, 4).map((id) => queue.reportCompleted(id, 0)),
+      queue.reportCompleted(newTaskId(), 0),
+      queue.reportCompleted(stillPending, 0),
+    ];
+    const results = await Promise.allSettled(reports);
+    const n = claimed.size;
+    for (const r of results.slice(0, n + 3)) expect(r.status).toBe('fulfilled');
+    expect(results[n + 3]).toMatchObject({ status: 'rejected', reason: { statusCode: 404 } });
+    expect(results[n + 4]).toMatchObject({ status: 'rejected', reason: { statusCode: 409 } });
+    await ty.taskyard.relay.drainOnce();
+    await (ty.bus as InProcessBus).waitIdle();
+    const ofTask = (id: string) =>
+      events.filter((m) => (m.payload as { status?: { taskId: string } }).status?.taskId === id);
+    for (const [i, id] of [...claimed].entries()) {
+      const status = (await queue.status(id)).status;
+      expect(status.state).toBe(i % 5 === 0 ? 'failed' : 'completed');
+      expect(ofTask(id)).toHaveLength(1);
+    }
+    // The pending task keeps the group unresolved: no task-group-resolved yet.
+    expect(events.filter((m) => m.exchange.endsWith('task-group-resolved'))).toHaveLength(0);
+    const group = await ty.testDb.db.query(
+      'select unresolved from queue_task_groups where task_group_id = $1',
+      [taskGroupId],
+    );
+    expect(group.rows[0].unresolved).toBe(1);
+  }, 60_000);
+});

@@ -1,0 +1,142 @@
+/**
+ * reportCompleted and reportFailed, batched: the reports that arrive while one batch is being
+ * written wait and are written together in the next, in one transaction of a fixed number of
+ * statements (lock the tasks, save them, write their events, count their groups), instead of a
+ * transaction of six round trips each. Each report still gets its own answer: the status, a 404,
+ * or a 409, exactly as it would alone. A failure of the batch's transaction fails each of its
+ * reports (a deadlock or serialization failure is retried first, by Database.transaction).
+ */
+import { notifyAfterCommit } from '../../platform/db/index.ts';
+import { ApiError } from '../../platform/errors.ts';
+import { insertOutboxRows, type OutboxRow } from '../../platform/events/index.ts';
+import type { QueueContext } from './context.ts';
+import * as db from './db.ts';
+import { type GroupInfo, taskEventRow, taskGroupEventRow } from './events.ts';
+import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
+import type { Run, TaskRecord } from './task-record.ts';
+
+/** The most reports written in one transaction. */
+const MAX_BATCH = 200;
+
+interface Report {
+  taskId: string;
+  runId: number;
+  target: 'completed' | 'failed';
+  resolve(task: TaskRecord): void;
+  reject(err: unknown): void;
+}
+
+export class ResolutionBatcher {
+  private waiting: Report[] = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: QueueContext,
+    /** The 409 for a run that is not running (shared with the unbatched endpoints). */
+    private readonly notRunning: (taskId: string, runId: number, run: Run) => ApiError,
+  ) {}
+
+  /** Resolves run `runId` of the task as `target`; the task as it is afterwards. */
+  report(taskId: string, runId: number, target: 'completed' | 'failed'): Promise<TaskRecord> {
+    return new Promise<TaskRecord>((resolve, reject) => {
+      this.waiting.push({ taskId, runId, target, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting.splice(0, MAX_BATCH);
+        let outcomes: Array<{ task?: TaskRecord; error?: unknown }>;
+        try {
+          outcomes = await this.write(batch);
+        } catch (err) {
+          outcomes = batch.map(() => ({ error: err }));
+        }
+        batch.forEach((report, i) => {
+          const { task, error } = outcomes[i];
+          if (task) report.resolve(task);
+          else report.reject(error);
+        });
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /** One transaction for the whole batch; the outcome of each report, in order. */
+  private write(batch: Report[]): Promise<Array<{ task?: TaskRecord; error?: unknown }>> {
+    return this.ctx.database.transaction(async (tx) => {
+      const now = this.ctx.now();
+      const ids = [...new Set(batch.map((r) => r.taskId))].sort();
+      // Locked in one order everywhere (task ids sorted), so concurrent batches cannot deadlock.
+      const tasks = new Map((await db.getTasks(tx, ids, { forUpdate: true })).map((t) => [t.taskId, t]));
+      const changed = new Map<string, TaskRecord>();
+      const events: OutboxRow[] = [];
+      const outcomes = batch.map(({ taskId, runId, target }) => {
+        const task = tasks.get(taskId);
+        if (!task) return { error: new ApiError('ResourceNotFound', `task ${taskId} not found`) };
+        const run = task.runs[runId];
+        if (!run) {
+          return {
+            error: new ApiError(
+              'ResourceNotFound',
+              `task ${taskId} has no run ${runId} (its runs are 0..${task.runs.length - 1})`,
+            ),
+          };
+        }
+        // The same outcome again on the latest run is a no-op.
+        if (run.state === target && runId === task.runs.length - 1) return { task };
+        if (run.state !== 'running') return { error: this.notRunning(taskId, runId, run) };
+        run.state = target;
+        run.reasonResolved = target;
+        run.resolved = now.toJSON();
+        task.takenUntil = null;
+        task.resolved = true;
+        task.everResolved = true;
+        changed.set(taskId, task);
+        const worker = run.workerGroup ? { workerGroup: run.workerGroup, workerId: run.workerId } : {};
+        events.push(
+          taskEventRow(target === 'completed' ? 'task-completed' : 'task-failed', task, { runId, ...worker }),
+        );
+        return { task, resolution: target };
+      });
+      if (changed.size > 0) {
+        const saved = [...changed.values()];
+        await tx.query(
+          `update queue_tasks t set runs = u.runs, taken_until = null, ever_resolved = true, resolved = true
+           from unnest($1::text[], $2::jsonb[]) as u(task_id, runs) where t.task_id = u.task_id`,
+          [saved.map((t) => t.taskId), saved.map((t) => JSON.stringify(t.runs))],
+        );
+        // Each resolved task: queued for the dependency loop, one fewer unresolved in its group.
+        const perGroup = new Map<string, number>();
+        for (const t of saved) perGroup.set(t.taskGroupId, (perGroup.get(t.taskGroupId) ?? 0) + 1);
+        const groups = [...perGroup.keys()].sort();
+        const resolvedGroups = await tx.query<GroupInfo & { unresolved: number }>(
+          `with resolved as (
+             insert into queue_resolved_tasks (task_id, resolution) select * from unnest($1::text[], $2::text[])
+           )
+           update queue_task_groups g set unresolved = g.unresolved - c.n
+           from unnest($3::text[], $4::int[]) as c(task_group_id, n)
+           where g.task_group_id = c.task_group_id
+           returning g.unresolved, g.task_group_id as "taskGroupId", g.scheduler_id as "schedulerId", g.expires,
+             g.sealed`,
+          [
+            saved.map((t) => t.taskId),
+            saved.map((t) => (t.runs.at(-1)?.state === 'completed' ? 'completed' : 'failed')),
+            groups,
+            groups.map((g) => perGroup.get(g)),
+          ],
+        );
+        for (const group of resolvedGroups.rows) {
+          if (group.unresolved === 0) events.push(taskGroupEventRow('task-group-resolved', group));
+        }
+        await insertOutboxRows(tx, events);
+        await notifyAfterCommit(tx, 'taskyard_queue_resolved', '');
+        for (const t of saved) await notifyAfterCommit(tx, LIVE_LOG_CHANNEL, t.taskId, { localOnly: true });
+      }
+      return outcomes.map(({ task, error }) => (task ? { task } : { error }));
+    });
+  }
+}
