@@ -1,15 +1,19 @@
-import { PLAN_EACH_TIME, type Queryable } from '../../platform/db/index.ts';
+import { notifyAfterCommit, PLAN_EACH_TIME, type Queryable } from '../../platform/db/index.ts';
+import { insertOutboxRows } from '../../platform/events/index.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
+import { taskEventRow } from './events.ts';
+import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import { issuerCredentials, type TaskCredentials, taskCredentials } from './task-credentials.ts';
 import { type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
-import { claimRun } from './transitions.ts';
 import { recordWorkerSeen } from './worker-info.ts';
 
 /** The channel db.addPending notifies (payload: the taskQueueId) when a run becomes pending. */
 export const PENDING_CHANNEL = 'taskyard_queue_pending';
 /** Waiting claims re-check the pending queue this often even without a notification. */
 const FALLBACK_POLL_MS = 2000;
+/** The most claim requests of one task queue written in one transaction. */
+const MAX_CLAIM_BATCH = 64;
 
 export interface Worker {
   workerGroup: string;
@@ -38,11 +42,7 @@ export function takenUntilFrom(ctx: QueueContext, now: Date): Date {
 }
 
 /**
- * Claims up to `limit` pending runs of a task queue, highest priority first then oldest, in the
- * caller's transaction. Pending entries and task rows are locked with SKIP LOCKED, so concurrent
- * claimers never wait on each other (nor on a task being canceled or resolved) and never get the
- * same run. Entries of tasks past their deadline are left for the deadline loop; entries whose run
- * is no longer pending are deleted.
+ * Claims up to `limit` pending runs of a task queue for one worker (see `claimPendingFor`).
  */
 export async function claimPending(
   tx: Queryable,
@@ -52,7 +52,28 @@ export async function claimPending(
   takenUntil: Date,
   now: Date,
 ): Promise<ClaimedRun[]> {
-  const claimed: ClaimedRun[] = [];
+  return claimPendingFor(tx, taskQueueId, [{ worker, count: limit }], takenUntil, now);
+}
+
+/**
+ * Claims pending runs of a task queue for several requests at once, `count` runs each at most,
+ * highest priority first then oldest, handed out in request order, in the caller's transaction.
+ * Pending entries and task rows are locked with SKIP LOCKED, so concurrent claimers never wait
+ * on each other (nor on a task being canceled or resolved) and never get the same run. Entries of
+ * tasks past their deadline are left for the deadline loop; entries whose run is no longer
+ * pending are deleted. Set-based: a pick, one statement saving every claimed task (and removing
+ * the entries), one writing their events, however many runs.
+ */
+export async function claimPendingFor(
+  tx: Queryable,
+  taskQueueId: string,
+  requests: ReadonlyArray<{ worker: Worker; count: number }>,
+  takenUntil: Date,
+  now: Date,
+): Promise<Array<ClaimedRun & { request: number }>> {
+  // The request each claimed run goes to, in order.
+  const slots = requests.flatMap((r, i) => Array.from({ length: r.count }, () => i));
+  const claimed: Array<ClaimedRun & { request: number }> = [];
   for (;;) {
     // The entries and their tasks, locked together: one statement.
     const picked = await tx.query<TaskRecord & { pendingRunId: number }>(
@@ -62,23 +83,57 @@ export async function claimPending(
        order by p.priority desc, p.inserted
        limit $2
        for update of p, t skip locked`,
-      [taskQueueId, limit - claimed.length, now],
+      [taskQueueId, slots.length - claimed.length, now],
     );
     if (picked.rows.length === 0) return claimed;
-    let stale = 0;
+    const unpend: Array<{ taskId: string; runId: number }> = [];
+    const fresh: Array<ClaimedRun & { request: number }> = [];
     for (const { pendingRunId: runId, ...task } of picked.rows) {
-      const { taskId } = task;
+      unpend.push({ taskId: task.taskId, runId });
       const run = task.runs[runId];
-      if (run?.state !== 'pending' || runId !== task.runs.length - 1) {
-        await db.removePending(tx, taskId, runId);
-        stale++;
-        continue;
-      }
-      await claimRun(tx, task, runId, worker, takenUntil, now);
-      claimed.push({ task, runId, takenUntil });
+      // A stale entry (its run is no longer the pending one) is only removed.
+      if (run?.state !== 'pending' || runId !== task.runs.length - 1) continue;
+      const request = slots[claimed.length + fresh.length];
+      const { worker } = requests[request];
+      run.state = 'running';
+      run.workerGroup = worker.workerGroup;
+      run.workerId = worker.workerId;
+      run.takenUntil = takenUntil.toJSON();
+      run.started = now.toJSON();
+      task.takenUntil = takenUntil;
+      fresh.push({ task, runId, takenUntil, request });
     }
+    await tx.query(
+      `with unpend as (
+         delete from queue_pending p using unnest($1::text[], $2::int[]) as d(task_id, run_id)
+         where p.task_id = d.task_id and p.run_id = d.run_id
+       )
+       update queue_tasks t set runs = u.runs, taken_until = $5
+       from unnest($3::text[], $4::jsonb[]) as u(task_id, runs) where t.task_id = u.task_id`,
+      [
+        unpend.map((u) => u.taskId),
+        unpend.map((u) => u.runId),
+        fresh.map((c) => c.task.taskId),
+        fresh.map((c) => JSON.stringify(c.task.runs)),
+        takenUntil,
+      ],
+    );
+    await insertOutboxRows(
+      tx,
+      fresh.map(({ task, runId }) => {
+        const run = task.runs[runId];
+        return taskEventRow('task-running', task, {
+          runId,
+          workerGroup: run.workerGroup,
+          workerId: run.workerId,
+          takenUntil: run.takenUntil,
+        });
+      }),
+    );
+    for (const c of fresh) await notifyAfterCommit(tx, LIVE_LOG_CHANNEL, c.task.taskId, { localOnly: true });
+    claimed.push(...fresh);
     // Stale entries took places in this batch: look again for live ones.
-    if (stale === 0 || claimed.length >= limit) return claimed;
+    if (fresh.length === picked.rows.length || claimed.length >= slots.length) return claimed;
   }
 }
 
@@ -173,31 +228,87 @@ export class WorkClaimer {
     this.unlisten = undefined;
   }
 
-  /** Claims up to `count` runs in one transaction and issues their credentials. */
-  async claimOnce(taskQueueId: string, worker: Worker, count: number): Promise<Claim[]> {
+  /**
+   * Claims up to `count` runs and issues their credentials. The claims of one task queue that
+   * arrive while one transaction is claiming wait and are claimed together in the next.
+   */
+  claimOnce(taskQueueId: string, worker: Worker, count: number): Promise<Claim[]> {
+    return new Promise<Claim[]>((resolve, reject) => {
+      let batch = this.claimBatches.get(taskQueueId);
+      if (!batch) {
+        batch = { waiting: [] };
+        this.claimBatches.set(taskQueueId, batch);
+      }
+      batch.waiting.push({ worker, count, resolve, reject });
+      batch.flushing ??= this.flushClaims(taskQueueId, batch);
+    });
+  }
+
+  private readonly claimBatches = new Map<
+    string,
+    {
+      waiting: Array<{ worker: Worker; count: number; resolve(c: Claim[]): void; reject(e: unknown): void }>;
+      flushing?: Promise<void>;
+    }
+  >();
+
+  private async flushClaims(
+    taskQueueId: string,
+    batch: NonNullable<ReturnType<typeof this.claimBatches.get>>,
+  ): Promise<void> {
+    try {
+      while (batch.waiting.length > 0) {
+        const requests = batch.waiting.splice(0, MAX_CLAIM_BATCH);
+        try {
+          const claims = await this.claimMany(taskQueueId, requests);
+          for (const [i, r] of requests.entries()) r.resolve(claims[i]);
+        } catch (err) {
+          for (const r of requests) r.reject(err);
+        }
+      }
+    } finally {
+      batch.flushing = undefined;
+      if (batch.waiting.length === 0 && this.claimBatches.get(taskQueueId) === batch) {
+        this.claimBatches.delete(taskQueueId);
+      }
+    }
+  }
+
+  /** One transaction for several claim requests of one task queue; the claims of each. */
+  private async claimMany(
+    taskQueueId: string,
+    requests: ReadonlyArray<{ worker: Worker; count: number }>,
+  ): Promise<Claim[][]> {
     const now = this.ctx.now();
+    const takenUntil = takenUntilFrom(this.ctx, now);
     const claimed = await this.ctx.database.transaction(async (tx) => {
-      const runs = await claimPending(tx, taskQueueId, worker, count, takenUntilFrom(this.ctx, now), now);
-      // In the same transaction: one commit for the claims and the worker's recent tasks.
-      if (runs.length > 0) {
+      const runs = await claimPendingFor(tx, taskQueueId, requests, takenUntil, now);
+      // In the same transaction: one commit for the claims and the workers' recent tasks.
+      const byRequest = new Map<number, typeof runs>();
+      for (const c of runs) byRequest.set(c.request, [...(byRequest.get(c.request) ?? []), c]);
+      for (const [i, mine] of byRequest) {
         await recordWorkerSeen(
           tx,
-          { taskQueueId, ...worker },
+          { taskQueueId, ...requests[i].worker },
           now,
-          runs.map((c) => ({ taskId: c.task.taskId, runId: c.runId })),
+          mine.map((c) => ({ taskId: c.task.taskId, runId: c.runId })),
         );
       }
       return runs;
     });
-    if (claimed.length === 0) return [];
-    return claimed.map((c) => ({
-      status: taskStatus(c.task),
-      runId: c.runId,
-      ...worker,
-      takenUntil: c.takenUntil.toJSON(),
-      task: taskDefinition(c.task),
-      credentials: taskCredentials(this.ctx, c.task, c.runId, worker, c.takenUntil, now),
-    }));
+    const out: Claim[][] = requests.map(() => []);
+    for (const c of claimed) {
+      const { worker } = requests[c.request];
+      out[c.request].push({
+        status: taskStatus(c.task),
+        runId: c.runId,
+        ...worker,
+        takenUntil: c.takenUntil.toJSON(),
+        task: taskDefinition(c.task),
+        credentials: taskCredentials(this.ctx, c.task, c.runId, worker, c.takenUntil, now),
+      });
+    }
+    return out;
   }
 
   /**
