@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/index.ts';
-import * as db from './db.ts';
-import { scheduleTask } from './transitions.ts';
+import { scheduleTasks } from './transitions.ts';
 
 /**
  * The dependency loop: takes resolutions recorded by resolveRun (queue_resolved_tasks), marks
@@ -96,11 +95,12 @@ export class DependencyResolver {
            returning t.task_id as "taskId", t.unsatisfied, t.runs = '[]'::jsonb as unscheduled`,
           [row.taskId, row.resolution],
         );
-        for (const r of ready.rows as Array<{ taskId: string; unsatisfied: number; unscheduled: boolean }>) {
-          if (r.unsatisfied !== 0 || !r.unscheduled) continue;
-          const task = await db.getTask(tx, r.taskId, true);
-          if (task) await scheduleTask(tx, task, this.now());
-        }
+        const rows = ready.rows as Array<{ taskId: string; unsatisfied: number; unscheduled: boolean }>;
+        await scheduleTasks(
+          tx,
+          rows.filter((r) => r.unsatisfied === 0 && r.unscheduled).map((r) => r.taskId),
+          this.now(),
+        );
       }
       return res.rows.length;
     });
