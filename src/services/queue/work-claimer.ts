@@ -6,7 +6,7 @@ import { taskEventRow } from './events.ts';
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import { issuerCredentials, type TaskCredentials, taskCredentials } from './task-credentials.ts';
 import { type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
-import { recordWorkerSeen } from './worker-info.ts';
+import { recordWorkerSeen, recordWorkersClaimed } from './worker-info.ts';
 
 /** The channel db.addPending notifies (payload: the taskQueueId) when a run becomes pending. */
 export const PENDING_CHANNEL = 'taskyard_queue_pending';
@@ -284,16 +284,12 @@ export class WorkClaimer {
     const claimed = await this.ctx.database.transaction(async (tx) => {
       const runs = await claimPendingFor(tx, taskQueueId, requests, takenUntil, now);
       // In the same transaction: one commit for the claims and the workers' recent tasks.
-      const byRequest = new Map<number, typeof runs>();
-      for (const c of runs) byRequest.set(c.request, [...(byRequest.get(c.request) ?? []), c]);
-      for (const [i, mine] of byRequest) {
-        await recordWorkerSeen(
-          tx,
-          { taskQueueId, ...requests[i].worker },
-          now,
-          mine.map((c) => ({ taskId: c.task.taskId, runId: c.runId })),
-        );
-      }
+      await recordWorkersClaimed(
+        tx,
+        taskQueueId,
+        runs.map((c) => ({ ...requests[c.request].worker, taskId: c.task.taskId, runId: c.runId })),
+        now,
+      );
       return runs;
     });
     const out: Claim[][] = requests.map(() => []);

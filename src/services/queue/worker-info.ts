@@ -104,6 +104,62 @@ export async function recordWorkerSeen(
   return until && until > now ? until : undefined;
 }
 
+/**
+ * Appends claimed runs to the recent tasks of several workers of one task queue (the last 20
+ * are kept), and marks them active: one statement for a batch of claims. Workers unknown so far
+ * are created. (Their task queue and provisioner were seen by the claimWork that asked.)
+ */
+export async function recordWorkersClaimed(
+  q: Queryable,
+  taskQueueId: string,
+  claims: ReadonlyArray<{ workerGroup: string; workerId: string; taskId: string; runId: number }>,
+  now: Date,
+  expiresMs = SEEN_EXPIRY_MS,
+): Promise<void> {
+  // One entry per worker, its runs in claim order (an UPDATE applies one source row per target).
+  const byWorker = new Map<string, { workerGroup: string; workerId: string; recent: object[] }>();
+  for (const c of claims) {
+    const key = JSON.stringify([c.workerGroup, c.workerId]);
+    let entry = byWorker.get(key);
+    if (!entry) {
+      entry = { workerGroup: c.workerGroup, workerId: c.workerId, recent: [] };
+      byWorker.set(key, entry);
+    }
+    entry.recent.push({ taskId: c.taskId, runId: c.runId });
+  }
+  if (byWorker.size === 0) return;
+  const workers = [...byWorker.values()];
+  await q.query(
+    `with input as (
+       select * from unnest($2::text[], $3::text[], $4::jsonb[]) as i(worker_group, worker_id, recent)
+     ), w_new as (
+       insert into queue_workers (task_queue_id, worker_group, worker_id, expires, first_claim, last_date_active, recent_tasks)
+       select $1, i.worker_group, i.worker_id, $5, $6, $6,
+         (select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from (
+            select e, n from jsonb_array_elements(i.recent) with ordinality as a(e, n) order by n desc limit $7) s)
+       from input i
+       on conflict (task_queue_id, worker_group, worker_id) do nothing
+     )
+     update queue_workers w
+       set expires = greatest(w.expires, $5),
+           last_date_active = $6,
+           recent_tasks = (select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from (
+             select e, n from jsonb_array_elements(w.recent_tasks || i.recent) with ordinality as a(e, n)
+             order by n desc limit $7) s)
+     from input i
+     where w.task_queue_id = $1 and w.worker_group = i.worker_group and w.worker_id = i.worker_id`,
+    [
+      taskQueueId,
+      workers.map((w) => w.workerGroup),
+      workers.map((w) => w.workerId),
+      workers.map((w) => JSON.stringify(w.recent)),
+      new Date(now.getTime() + expiresMs),
+      now,
+      RECENT_TASKS_KEPT,
+    ],
+  );
+}
+
 /** Until when the worker is quarantined, or undefined when it is not (or not known). */
 export async function quarantinedUntil(
   q: Queryable,

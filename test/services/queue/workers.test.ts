@@ -497,6 +497,35 @@ describe('with claimWork', () => {
       expect.objectContaining({ workerId: 'claimer', latestTask: { taskId, runId: 0 } }),
     ]);
   });
+
+  it('keeps each worker its own last 20 claims when several claim at once', async () => {
+    const queue = queueClient(ty);
+    const taskIds = await createTasks('claim-prov/many', 30);
+    const claimsOf = async (workerId: string) => {
+      const got: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { tasks } = await queue.claimWork('claim-prov/many', { workerGroup: 'wg', workerId, tasks: 4 });
+        got.push(...tasks.map((t: { status: { taskId: string } }) => t.status.taskId));
+      }
+      return got;
+    };
+    // Two workers at once (their claims may share transactions), then one more claim of 6.
+    const [a, b] = await Promise.all([claimsOf('many-a'), claimsOf('many-b')]);
+    expect(new Set([...a, ...b]).size).toBe(24);
+    const { tasks } = await queue.claimWork('claim-prov/many', {
+      workerGroup: 'wg',
+      workerId: 'many-a',
+      tasks: 6,
+    });
+    const aAll = [...a, ...tasks.map((t: { status: { taskId: string } }) => t.status.taskId)];
+    const recentOf = async (workerId: string) =>
+      (await queue.getWorker('claim-prov', 'many', 'wg', workerId)).recentTasks.map(
+        (r: { taskId: string }) => r.taskId,
+      );
+    expect(await recentOf('many-a')).toEqual(aAll.slice(-20));
+    expect(await recentOf('many-b')).toEqual(b);
+    expect(taskIds).toEqual(expect.arrayContaining([...aAll, ...b]));
+  });
 });
 
 describe('the API reference', () => {
