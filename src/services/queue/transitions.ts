@@ -96,6 +96,24 @@ export async function scheduleTasks(tx: Queryable, taskIds: string[], now: Date)
 /** How many tasks scheduleTasks writes per statement. */
 const SCHEDULE_CHUNK = 1000;
 
+/** The in-memory part of a claim: the run is running on `worker` until `takenUntil`. */
+export function markClaimed(
+  task: TaskRecord,
+  runId: number,
+  worker: { workerGroup: string; workerId: string },
+  takenUntil: Date,
+  now: Date,
+): Run {
+  const run = task.runs[runId];
+  run.state = 'running';
+  run.workerGroup = worker.workerGroup;
+  run.workerId = worker.workerId;
+  run.takenUntil = takenUntil.toJSON();
+  run.started = now.toJSON();
+  task.takenUntil = takenUntil;
+  return run;
+}
+
 export async function claimRun(
   tx: Queryable,
   task: TaskRecord,
@@ -104,13 +122,7 @@ export async function claimRun(
   takenUntil: Date,
   now: Date,
 ): Promise<Run> {
-  const run = task.runs[runId];
-  run.state = 'running';
-  run.workerGroup = worker.workerGroup;
-  run.workerId = worker.workerId;
-  run.takenUntil = takenUntil.toJSON();
-  run.started = now.toJSON();
-  task.takenUntil = takenUntil;
+  const run = markClaimed(task, runId, worker, takenUntil, now);
   await db.saveTaskState(tx, task, { unpendRunId: runId });
   await publishTaskEvent(tx, 'task-running', task, {
     runId,

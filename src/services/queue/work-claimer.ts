@@ -6,6 +6,7 @@ import { taskEventRow } from './events.ts';
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import { issuerCredentials, type TaskCredentials, taskCredentials } from './task-credentials.ts';
 import { type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
+import { markClaimed } from './transitions.ts';
 import { recordWorkerSeen, recordWorkersClaimed } from './worker-info.ts';
 
 /** The channel db.addPending notifies (payload: the taskQueueId) when a run becomes pending. */
@@ -94,13 +95,7 @@ export async function claimPendingFor(
       // A stale entry (its run is no longer the pending one) is only removed.
       if (run?.state !== 'pending' || runId !== task.runs.length - 1) continue;
       const request = slots[claimed.length + fresh.length];
-      const { worker } = requests[request];
-      run.state = 'running';
-      run.workerGroup = worker.workerGroup;
-      run.workerId = worker.workerId;
-      run.takenUntil = takenUntil.toJSON();
-      run.started = now.toJSON();
-      task.takenUntil = takenUntil;
+      markClaimed(task, runId, requests[request].worker, takenUntil, now);
       fresh.push({ task, runId, takenUntil, request });
     }
     await tx.query(
