@@ -264,7 +264,7 @@ export class Database implements Queryable {
     const client = new pg.Client({ ...this.connection, application_name: 'taskyard-notify' });
     client.on('error', (err) => {
       this.logger.debug({ err }, 'notification connection lost');
-      if (this.notifier === client) this.notifier = undefined;
+      this.dropNotifier(client);
     });
     await client.connect();
     const pid = (client as unknown as { processID?: number }).processID;
@@ -272,7 +272,17 @@ export class Database implements Queryable {
     this.notifier = client;
     return client;
   }
-  /** Backends of this pool that sent notifications: their echoes are not delivered twice. */
+
+  /** Forgets the notification connection (and its backend pid, which the server may reuse). */
+  private dropNotifier(client: pg.Client | undefined): void {
+    if (!client) return;
+    if (this.notifier === client) this.notifier = undefined;
+    const pid = (client as unknown as { processID?: number }).processID;
+    if (pid !== undefined) this.notifierPids.delete(pid);
+    client.end().catch(() => undefined);
+  }
+
+  /** The backend of the notification connection: its echoes were delivered here already. */
   private readonly notifierPids = new Set<number>();
   private flushing: Promise<void> | undefined;
 
@@ -297,8 +307,7 @@ export class Database implements Queryable {
             payloads,
           ]);
         } catch (err) {
-          this.notifier?.end().catch(() => undefined);
-          this.notifier = undefined;
+          this.dropNotifier(this.notifier);
           if (!this.closed) this.logger.warn({ err }, 'cannot send notifications; listeners will poll');
         }
       }
@@ -313,7 +322,9 @@ export class Database implements Queryable {
     }
     await this.flushing;
     this.closed = true;
-    await this.notifier?.end().catch(() => undefined);
+    const notifier = this.notifier;
+    this.dropNotifier(notifier);
+    await notifier?.end().catch(() => undefined);
     await Promise.all([...this.listeners].map((l) => l.close()));
     await this.pool.end();
   }

@@ -134,6 +134,40 @@ describe('Database.listen and notify', () => {
     await stop();
   });
 
+  it('notifyAfterCommit: after commit only, here at once and once, in another process through PostgreSQL', async () => {
+    const other = new Database({ url: t.url, max: 2 });
+    try {
+      const here: string[] = [];
+      const there: string[] = [];
+      const stopHere = await t.db.listen('after_chan', (p) => here.push(p));
+      const stopThere = await other.listen('after_chan', (p) => there.push(p));
+      await t.db
+        .transaction(async (tx) => {
+          tx.notifyAfterCommit?.('after_chan', 'rolled-back');
+          throw new Error('abort');
+        })
+        .catch(() => undefined);
+      await t.db.transaction(async (tx) => {
+        tx.notifyAfterCommit?.('after_chan', 'committed');
+        // Not before the commit, even in this process.
+        expect(here).toEqual([]);
+      });
+      expect(here).toEqual(['committed']);
+      await vi.waitFor(() => expect(there).toEqual(['committed']));
+      // Local-only notifications stay in this process.
+      t.db.notifySoon('after_chan', 'local', { localOnly: true });
+      t.db.notifySoon('after_chan', 'both');
+      await vi.waitFor(() => expect(there).toEqual(['committed', 'both']));
+      // The echo of this process's own notifications is not delivered a second time.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(here).toEqual(['committed', 'local', 'both']);
+      await stopHere();
+      await stopThere();
+    } finally {
+      await other.close();
+    }
+  });
+
   it('keeps listening after its connection is killed, and says so', async () => {
     const got: string[] = [];
     let reconnects = 0;
