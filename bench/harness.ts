@@ -72,20 +72,38 @@ export interface ServeProcess {
 const ECHO_LIMIT = 40;
 
 /**
- * Starts `taskyard serve --services auth --port 0` and waits for its "Taskyard is up at" line.
- * Its output is drained continuously (a full pipe would stall the server mid-benchmark) and
- * echoed to stderr, up to a limit.
+ * Starts `taskyard serve --services auth --port 0` and waits for its "Taskyard is up at" line
+ * (see `startTaskyard`).
  */
-export async function startServe(opts: {
+export function startServe(opts: {
   env: NodeJS.ProcessEnv;
   nodeArgs?: string[];
   startTimeoutMs?: number;
 }): Promise<ServeProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...(opts.nodeArgs ?? []), ...CLI, 'serve', '--services', 'auth', '--port', '0'],
-    { cwd: repoRoot, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  return startTaskyard({ ...opts, args: ['serve', '--services', 'auth', '--port', '0'] });
+}
+
+/**
+ * Starts a `taskyard` command line (`serve ...`, `up ...`) and waits for its "Taskyard is up at"
+ * line. Its output is drained continuously (a full pipe would stall the server mid-benchmark)
+ * and echoed to stderr, up to a limit. Problems: log lines at error level or above (pino writes
+ * JSON to stdout), and anything on stderr that is not a log line (stack traces); plain stdout
+ * lines are the command talking to its user (`taskyard up` prints where the credentials are).
+ */
+export async function startTaskyard(opts: {
+  args: string[];
+  env: NodeJS.ProcessEnv;
+  nodeArgs?: string[];
+  startTimeoutMs?: number;
+  /** How long stop() waits after SIGTERM before SIGKILL. */
+  stopGraceMs?: number;
+}): Promise<ServeProcess> {
+  const command = opts.args[0];
+  const child: ChildProcess = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...CLI, ...opts.args], {
+    cwd: repoRoot,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const problems: string[] = [];
   let echoed = 0;
   let exitReason: string | undefined;
@@ -99,30 +117,34 @@ export async function startServe(opts: {
   const up = new Promise<string>((res) => {
     upResolve = res;
   });
-  const onLine = (line: string) => {
+  const onLine = (line: string, stream: 'stdout' | 'stderr') => {
     const m = /Taskyard is up at (\S+)/.exec(line);
     if (m) upResolve(m[1]);
     const level = /"level":(\d+)/.exec(line);
-    if ((level && Number(level[1]) >= 50) || (!level && !m && line.trim())) {
+    const informational = /^(SIG\w+: stopping|stopped$)/.test(line);
+    if (
+      (level && Number(level[1]) >= 50) ||
+      (!level && stream === 'stderr' && !informational && line.trim())
+    ) {
       if (problems.length < 50) problems.push(line);
     }
     // Truncated: pino prints whole error objects (a pg Client is several kB) on one line.
     const shown = line.length > 400 ? `${line.slice(0, 400)}... (${line.length} chars)` : line;
-    if (echoed++ < ECHO_LIMIT) process.stderr.write(`[serve] ${shown}\n`);
-    else if (echoed === ECHO_LIMIT + 1) process.stderr.write('[serve] (further output not echoed)\n');
+    if (echoed++ < ECHO_LIMIT) process.stderr.write(`[${command}] ${shown}\n`);
+    else if (echoed === ECHO_LIMIT + 1) process.stderr.write(`[${command}] (further output not echoed)\n`);
   };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', onLine);
+  createInterface({ input: child.stdout! }).on('line', (l) => onLine(l, 'stdout'));
+  createInterface({ input: child.stderr! }).on('line', (l) => onLine(l, 'stderr'));
 
   const timeoutMs = opts.startTimeoutMs ?? 60_000;
   const rootUrl = await Promise.race([
     up,
     exitedPromise.then(() => {
-      throw new Error(`taskyard serve ended before it was up (${exitReason}):\n${problems.join('\n')}`);
+      throw new Error(`taskyard ${command} ended before it was up (${exitReason}):\n${problems.join('\n')}`);
     }),
     new Promise<never>((_, reject) =>
       setTimeout(
-        () => reject(new Error(`taskyard serve was not up after ${timeoutMs} ms`)),
+        () => reject(new Error(`taskyard ${command} was not up after ${timeoutMs} ms`)),
         timeoutMs,
       ).unref(),
     ),
@@ -139,7 +161,7 @@ export async function startServe(opts: {
     async stop() {
       if (exitReason) return;
       child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const killer = setTimeout(() => child.kill('SIGKILL'), opts.stopGraceMs ?? 15_000);
       await exitedPromise;
       clearTimeout(killer);
     },

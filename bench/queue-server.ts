@@ -1,20 +1,15 @@
 /**
  * The server under test of the queue benchmark, started as an operator would, as a child
  * process: `taskyard serve --services auth,queue` on an external PostgreSQL (and RabbitMQ), or
- * `taskyard up` with its embedded PostgreSQL in a fresh data directory. (bench/harness.ts's
- * startServe runs the auth service alone; this is the same plumbing for any command line.)
+ * `taskyard up` with its embedded PostgreSQL in a fresh data directory, through
+ * bench/harness.ts's startTaskyard.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { repoRoot } from './harness.ts';
+import { startTaskyard } from './harness.ts';
 import type { Credentials } from './queue-http.ts';
-
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-const ECHO_LIMIT = 40;
 
 export interface TaskyardProcess {
   pid: number;
@@ -40,80 +35,10 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function spawnTaskyard(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<{
-  child: ChildProcess;
-  rootUrl: string;
-  problems: string[];
-  exited(): string | undefined;
-  stop(): Promise<void>;
-}> {
-  // BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+/** A taskyard command line for the benchmark, with BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof ..."). */
+function spawnTaskyard(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number) {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, ...CLI, ...args], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const problems: string[] = [];
-  let echoed = 0;
-  let exitReason: string | undefined;
-  const exitedPromise = new Promise<void>((res) => {
-    child.once('exit', (code, signal) => {
-      exitReason = signal ? `killed by ${signal}` : `exit code ${code}`;
-      res();
-    });
-  });
-  let upResolve: (url: string) => void = () => {};
-  const up = new Promise<string>((res) => {
-    upResolve = res;
-  });
-  // Problems: log lines at error level or above (pino writes JSON to stdout), and anything on
-  // stderr that is not a log line (stack traces). Plain stdout lines are the command talking to
-  // its user (`taskyard up` prints where the credentials are and what to try).
-  const onLine = (line: string, stream: 'stdout' | 'stderr') => {
-    const m = /Taskyard is up at (\S+)/.exec(line);
-    if (m) upResolve(m[1]);
-    const level = /"level":(\d+)/.exec(line);
-    const informational = /^(SIG\w+: stopping|stopped$)/.test(line);
-    if (
-      (level && Number(level[1]) >= 50) ||
-      (!level && stream === 'stderr' && !informational && line.trim())
-    ) {
-      if (problems.length < 50) problems.push(line);
-    }
-    const shown = line.length > 400 ? `${line.slice(0, 400)}... (${line.length} chars)` : line;
-    if (echoed++ < ECHO_LIMIT) process.stderr.write(`[taskyard] ${shown}\n`);
-    else if (echoed === ECHO_LIMIT + 1) process.stderr.write('[taskyard] (further output not echoed)\n');
-  };
-  createInterface({ input: child.stdout! }).on('line', (l) => onLine(l, 'stdout'));
-  createInterface({ input: child.stderr! }).on('line', (l) => onLine(l, 'stderr'));
-  const rootUrl = await Promise.race([
-    up,
-    exitedPromise.then(() => {
-      throw new Error(`taskyard ${args[0]} ended before it was up (${exitReason}):\n${problems.join('\n')}`);
-    }),
-    new Promise<never>((_, reject) =>
-      setTimeout(
-        () => reject(new Error(`taskyard ${args[0]} was not up after ${timeoutMs} ms`)),
-        timeoutMs,
-      ).unref(),
-    ),
-  ]).catch((err) => {
-    child.kill('SIGKILL');
-    throw err;
-  });
-  const stop = async () => {
-    if (exitReason) return;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await exitedPromise;
-    clearTimeout(killer);
-  };
-  return { child, rootUrl, problems, exited: () => exitReason, stop };
+  return startTaskyard({ args, env, nodeArgs, startTimeoutMs: timeoutMs, stopGraceMs: 30_000 });
 }
 
 /** `taskyard serve --services auth,queue` with a random root client and the queue's static client. */
@@ -138,7 +63,7 @@ export async function startServeQueue(opts: {
   });
   const p = await spawnTaskyard(['serve', '--services', 'auth,queue', '--port', '0'], env, 60_000);
   return {
-    pid: p.child.pid!,
+    pid: p.pid,
     rootUrl: p.rootUrl,
     root,
     problems: p.problems,
@@ -163,7 +88,7 @@ export async function startUp(opts: { logLevel: string }): Promise<TaskyardProce
   }
   const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Credentials;
   return {
-    pid: p.child.pid!,
+    pid: p.pid,
     rootUrl: p.rootUrl,
     root: { clientId: creds.clientId, accessToken: creds.accessToken },
     problems: p.problems,
