@@ -61,54 +61,41 @@ describe('every endpoint and exchange of the official client', () => {
     }
   });
 
+  /** What clients rely on in an exchange entry: its name, and the words of its routing key. */
+  const exchangeShape = (e: {
+    exchange: string;
+    name: string;
+    routingKey: Array<{ name: string; required: boolean; multipleWords: boolean }>;
+  }) => [
+    e.exchange,
+    e.name,
+    e.routingKey.map((k) => [k.name, Boolean(k.required), Boolean(k.multipleWords)]),
+  ];
+
   it('QueueEvents: same exchanges and routing keys', async () => {
     const { body: ref } = await get('/references/queue/v1/exchanges.json');
-    const pick = (e: {
-      exchange: string;
-      name: string;
-      routingKey: Array<{ name: string; required: boolean; multipleWords: boolean }>;
-    }) => [
-      e.exchange,
-      e.name,
-      e.routingKey.map((k) => [k.name, Boolean(k.required), Boolean(k.multipleWords)]),
-    ];
     const upstream = apis.QueueEvents.reference;
     expect(ref.exchangePrefix).toBe(upstream.exchangePrefix);
     const ours = new Map(ref.entries.map((e: { exchange: string }) => [e.exchange, e]));
     for (const e of upstream.entries) {
       expect(ours.has(e.exchange), e.exchange).toBe(true);
-      expect(pick(ours.get(e.exchange) as never), e.exchange).toEqual(pick(e));
+      expect(exchangeShape(ours.get(e.exchange) as never), e.exchange).toEqual(exchangeShape(e));
     }
   });
 
-  it('HooksEvents: same exchanges and routing keys', async () => {
-    const { body: ref } = await get('/references/hooks/v1/exchanges.json');
-    const upstream = apis.HooksEvents.reference;
-    const pick = (e: {
-      exchange: string;
-      name: string;
-      routingKey: Array<{ name: string; multipleWords: boolean }>;
-    }) => [e.exchange, e.name, e.routingKey.map((k) => [k.name, Boolean(k.multipleWords)])];
+  it.each([
+    ['HooksEvents', 'hooks'],
+    ['NotifyEvents', 'notify'],
+  ])('%s: the same exchanges and routing keys', async (client, service) => {
+    const { body: ref } = await get(`/references/${service}/v1/exchanges.json`);
+    const upstream = apis[client].reference;
     expect(ref.exchangePrefix).toBe(upstream.exchangePrefix);
-    expect(ref.entries.map(pick)).toEqual(upstream.entries.map(pick));
-    const schema = await get('/schemas/hooks/v1/pulse-hook-changed-message.json');
-    expect(schema.body.required).toEqual(['hookGroupId', 'hookId']);
+    expect(ref.entries.map(exchangeShape)).toEqual(upstream.entries.map(exchangeShape));
   });
 
-  it('NotifyEvents: same exchanges and routing keys', async () => {
-    const { body: ref } = await get('/references/notify/v1/exchanges.json');
-    const pick = (e: {
-      exchange: string;
-      name: string;
-      routingKey: Array<{ name: string; required: boolean; multipleWords: boolean }>;
-    }) => [
-      e.exchange,
-      e.name,
-      e.routingKey.map((k) => [k.name, Boolean(k.required), Boolean(k.multipleWords)]),
-    ];
-    const upstream = apis.NotifyEvents.reference;
-    expect(ref.exchangePrefix).toBe(upstream.exchangePrefix);
-    expect(ref.entries.map(pick)).toEqual(upstream.entries.map(pick));
+  it('HooksEvents: the message schema of hook changes', async () => {
+    const schema = await get('/schemas/hooks/v1/pulse-hook-changed-message.json');
+    expect(schema.body.required).toEqual(['hookGroupId', 'hookId']);
   });
 });
 
