@@ -11,9 +11,10 @@ import { ApiError } from '../../platform/errors.ts';
 import { insertOutboxRows, type OutboxRow } from '../../platform/events/index.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
-import { type GroupInfo, taskEventRow, taskGroupEventRow } from './events.ts';
+import { taskEventRow } from './events.ts';
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import type { Run, TaskRecord } from './task-record.ts';
+import { countResolutions } from './transitions.ts';
 
 /** The most reports written in one transaction. */
 const MAX_BATCH = 200;
@@ -72,7 +73,7 @@ export class ResolutionBatcher {
       const ids = [...new Set(batch.map((r) => r.taskId))].sort();
       // Locked in one order everywhere (task ids sorted), so concurrent batches cannot deadlock.
       const tasks = new Map((await db.getTasks(tx, ids, { forUpdate: true })).map((t) => [t.taskId, t]));
-      const changed = new Map<string, TaskRecord>();
+      const changed = new Map<string, { task: TaskRecord; resolution: string }>();
       const events: OutboxRow[] = [];
       const outcomes = batch.map(({ taskId, runId, target }) => {
         const task = tasks.get(taskId);
@@ -95,7 +96,7 @@ export class ResolutionBatcher {
         task.takenUntil = null;
         task.resolved = true;
         task.everResolved = true;
-        changed.set(taskId, task);
+        changed.set(taskId, { task, resolution: target });
         const worker = run.workerGroup ? { workerGroup: run.workerGroup, workerId: run.workerId } : {};
         events.push(
           taskEventRow(target === 'completed' ? 'task-completed' : 'task-failed', task, { runId, ...worker }),
@@ -103,37 +104,14 @@ export class ResolutionBatcher {
         return { task, resolution: target };
       });
       if (changed.size > 0) {
-        const saved = [...changed.values()];
+        const saved = [...changed.values()].map((c) => c.task);
         await tx.query(
           `update queue_tasks t set runs = u.runs, taken_until = null, ever_resolved = true, resolved = true
            from unnest($1::text[], $2::jsonb[]) as u(task_id, runs) where t.task_id = u.task_id`,
           [saved.map((t) => t.taskId), saved.map((t) => JSON.stringify(t.runs))],
         );
-        // Each resolved task: queued for the dependency loop, one fewer unresolved in its group.
-        const perGroup = new Map<string, number>();
-        for (const t of saved) perGroup.set(t.taskGroupId, (perGroup.get(t.taskGroupId) ?? 0) + 1);
-        const groups = [...perGroup.keys()].sort();
-        const resolvedGroups = await tx.query<GroupInfo & { unresolved: number }>(
-          `with resolved as (
-             insert into queue_resolved_tasks (task_id, resolution) select * from unnest($1::text[], $2::text[])
-           )
-           update queue_task_groups g set unresolved = g.unresolved - c.n
-           from unnest($3::text[], $4::int[]) as c(task_group_id, n)
-           where g.task_group_id = c.task_group_id
-           returning g.unresolved, g.task_group_id as "taskGroupId", g.scheduler_id as "schedulerId", g.expires,
-             g.sealed`,
-          [
-            saved.map((t) => t.taskId),
-            saved.map((t) => (t.runs.at(-1)?.state === 'completed' ? 'completed' : 'failed')),
-            groups,
-            groups.map((g) => perGroup.get(g)),
-          ],
-        );
-        for (const group of resolvedGroups.rows) {
-          if (group.unresolved === 0) events.push(taskGroupEventRow('task-group-resolved', group));
-        }
+        events.push(...(await countResolutions(tx, [...changed.values()])));
         await insertOutboxRows(tx, events);
-        await notifyAfterCommit(tx, 'taskyard_queue_resolved', '');
         for (const t of saved) await notifyAfterCommit(tx, LIVE_LOG_CHANNEL, t.taskId, { localOnly: true });
       }
       return outcomes.map(({ task, error }) => (task ? { task } : { error }));

@@ -1,7 +1,7 @@
 import { notifyAfterCommit, type Queryable } from '../../platform/db/index.ts';
-import { insertOutboxRows } from '../../platform/events/index.ts';
+import { insertOutboxRows, type OutboxRow } from '../../platform/events/index.ts';
 import * as db from './db.ts';
-import { type GroupInfo, publishTaskEvent, publishTaskGroupEvent, taskEventRow } from './events.ts';
+import { type GroupInfo, publishTaskEvent, taskEventRow, taskGroupEventRow } from './events.ts';
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import {
   isResolvedState,
@@ -224,20 +224,42 @@ async function markResolved(
   await db.saveTaskState(tx, task, opts);
 }
 
-/**
- * The task is resolved: queued for the dependency loop (woken after commit), and one fewer
- * unresolved task in the group; at zero the group is resolved (announced once per time it gets
- * there). One statement.
- */
+/** One resolved task: queued for the dependency loop, one fewer unresolved in its group. */
 async function countGroupResolution(tx: Queryable, task: TaskRecord, resolution: string): Promise<void> {
+  await insertOutboxRows(tx, await countResolutions(tx, [{ task, resolution }]));
+}
+
+/**
+ * Resolved tasks: queued for the dependency loop (woken after commit), and each group's count of
+ * unresolved tasks lowered by its tasks among them. One statement, however many tasks. Returns
+ * the task-group-resolved events of the groups that got to zero (announced once per time they
+ * get there), for the caller to write after the tasks' own events.
+ */
+export async function countResolutions(
+  tx: Queryable,
+  resolved: ReadonlyArray<{ task: TaskRecord; resolution: string }>,
+): Promise<OutboxRow[]> {
+  if (resolved.length === 0) return [];
+  const perGroup = new Map<string, number>();
+  for (const { task } of resolved) perGroup.set(task.taskGroupId, (perGroup.get(task.taskGroupId) ?? 0) + 1);
+  const groups = [...perGroup.keys()].sort();
   const res = await tx.query<GroupInfo & { unresolved: number }>(
-    `with resolved as (insert into queue_resolved_tasks (task_id, resolution) values ($2, $3))
-     update queue_task_groups set unresolved = unresolved - 1 where task_group_id = $1
-     returning unresolved, task_group_id as "taskGroupId", scheduler_id as "schedulerId", expires, sealed`,
-    [task.taskGroupId, task.taskId, resolution],
+    `with resolved as (
+       insert into queue_resolved_tasks (task_id, resolution) select * from unnest($1::text[], $2::text[])
+     )
+     update queue_task_groups g set unresolved = g.unresolved - c.n
+     from unnest($3::text[], $4::int[]) as c(task_group_id, n)
+     where g.task_group_id = c.task_group_id
+     returning g.unresolved, g.task_group_id as "taskGroupId", g.scheduler_id as "schedulerId", g.expires, g.sealed`,
+    [
+      resolved.map((r) => r.task.taskId),
+      resolved.map((r) => r.resolution),
+      groups,
+      groups.map((g) => perGroup.get(g)),
+    ],
   );
   await notifyAfterCommit(tx, 'taskyard_queue_resolved', '');
-  if (res.rows[0]?.unresolved === 0) await publishTaskGroupEvent(tx, 'task-group-resolved', res.rows[0]);
+  return res.rows.filter((g) => g.unresolved === 0).map((g) => taskGroupEventRow('task-group-resolved', g));
 }
 
 /**
