@@ -11,6 +11,7 @@ import slugid from 'slugid';
 import taskcluster from 'taskcluster-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Running, runCli } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startSmtp } from '../services/notify/helpers.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client is untyped
@@ -56,17 +57,6 @@ describe('index, notify, hooks and secrets under taskyard up', () => {
     metadata: { name, description: name, owner: 'e2e@example.com', source: 'https://example.com/e2e' },
     ...over,
   });
-
-  /** Polls until `check` gives a value. */
-  async function eventually<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
-    const end = Date.now() + 60_000;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 
   async function resolved(taskId: string): Promise<string> {
     const queue = client('Queue');
@@ -169,7 +159,7 @@ describe('index, notify, hooks and secrets under taskyard up', () => {
       task('trigger', { command: [['/bin/true']], maxRunTime: 60 }, { routes: [route] }),
     );
     expect(await resolved(trigger)).toBe('completed');
-    const fire = await eventually(async () => {
+    const fire = await waitFor(async () => {
       const { lastFires } = await client('Hooks').listLastFires(hookGroupId, hookId);
       return lastFires.find((f: Untyped) => f.firedBy === 'pulseMessage');
     }, 'the hook to fire');

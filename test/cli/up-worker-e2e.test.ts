@@ -15,6 +15,7 @@ import slugid from 'slugid';
 import taskcluster from 'taskcluster-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Running, repoRoot, runCli } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { toolAvailable } from '../worker/tools.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client is untyped
@@ -143,22 +144,15 @@ describe.concurrent('the worker end to end under taskyard up', () => {
     return (await queue.status(taskId)).status;
   }
 
-  /** Polls `check` until it gives a value (never a fixed sleep). */
-  async function until<T>(check: () => Promise<T | undefined>, what: string, ms = 120_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-
   const resolved = (taskId: string) =>
-    until(async () => {
-      const s = await status(taskId);
-      return RESOLVED.includes(s.state) ? s : undefined;
-    }, `task ${taskId} to be resolved`);
+    waitFor(
+      async () => {
+        const s = await status(taskId);
+        return RESOLVED.includes(s.state) ? s : undefined;
+      },
+      `task ${taskId} to be resolved`,
+      120_000,
+    );
 
   async function backingLog(taskId: string, runId?: number): Promise<string> {
     const url =
@@ -223,10 +217,14 @@ describe.concurrent('the worker end to end under taskyard up', () => {
   }
 
   const runningRun = (taskId: string, runId: number) =>
-    until(async () => {
-      const s = await status(taskId);
-      return s.runs[runId]?.state === 'running' ? s : undefined;
-    }, `run ${runId} of ${taskId} to be running`);
+    waitFor(
+      async () => {
+        const s = await status(taskId);
+        return s.runs[runId]?.state === 'running' ? s : undefined;
+      },
+      `run ${runId} of ${taskId} to be running`,
+      120_000,
+    );
 
   it('success: --follow prints the live log and exits 0; task artifact downloads the artifact', async ({
     expect,
@@ -393,11 +391,15 @@ describe.concurrent('the worker end to end under taskyard up', () => {
     expect(await create.exited, create.output()).toBe(0);
     await runningRun(taskId, 0);
     // The task waits for the release file: until it exists, the run is running.
-    const partial = await until(async () => {
-      const log = cli(['task', 'log', taskId]);
-      const code = await log.exited;
-      return code === 0 && /\] the first line\n/.test(log.output()) ? log.output() : undefined;
-    }, 'the first line in the live log');
+    const partial = await waitFor(
+      async () => {
+        const log = cli(['task', 'log', taskId]);
+        const code = await log.exited;
+        return code === 0 && /\] the first line\n/.test(log.output()) ? log.output() : undefined;
+      },
+      'the first line in the live log',
+      120_000,
+    );
     expect(partial).not.toMatch(/\] the last line\n/);
     expect((await status(taskId)).runs[0].state).toBe('running');
     writeFileSync(release, '');
@@ -448,10 +450,14 @@ describe.concurrent('the worker end to end under taskyard up', () => {
     first.child.kill('SIGKILL');
     await first.exited;
     // Nobody reclaims run 0 any more: after the 6 s claim timeout the queue expires it.
-    const expired = await until(async () => {
-      const s = await status(taskId);
-      return s.runs.length > 1 ? s : undefined;
-    }, 'the claim of run 0 to expire');
+    const expired = await waitFor(
+      async () => {
+        const s = await status(taskId);
+        return s.runs.length > 1 ? s : undefined;
+      },
+      'the claim of run 0 to expire',
+      120_000,
+    );
     expect(expired.runs).toMatchObject([
       { state: 'exception', reasonResolved: 'claim-expired', workerId: 'killed-1' },
       { state: 'pending', reasonCreated: 'retry' },

@@ -9,6 +9,9 @@ import { Worker } from '../../src/worker/worker.ts';
 import { makeClient } from '../helpers/clients.ts';
 import { queueClient, taskDef } from '../helpers/queue.ts';
 import type { TestTaskyard } from '../helpers/taskyard.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+export { waitFor };
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client is untyped
 type Untyped = any;
@@ -78,22 +81,6 @@ export async function createTask(
     taskDef(ty, { taskQueueId: w.config.taskQueueId, payload, ...over }),
   );
   return taskId;
-}
-
-/** Polls until `check` gives a value (generous: CI machines are slow and shared). */
-export async function waitFor<T>(check: () => Promise<T | undefined>, what: string, ms = 90_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
 /** Waits for a run to be resolved and returns the task's status. */
