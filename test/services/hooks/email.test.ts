@@ -1,43 +1,20 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { echoHook, eventually, type HooksTestbed, startHooksTestbed } from './helpers.ts';
-
-interface Mail {
-  to: string[];
-  data: string;
-}
+import { waitFor } from '../../helpers/wait.ts';
+import { startSmtp } from '../notify/helpers.ts';
+import { echoHook, type HooksTestbed, startHooksTestbed } from './helpers.ts';
 
 let tb: HooksTestbed;
-let smtp: SMTPServer;
-const mails: Mail[] = [];
+let smtp: Awaited<ReturnType<typeof startSmtp>>;
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        mails.push({
-          to: session.envelope.rcptTo.map((r) => r.address),
-          data: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const { port } = smtp.server.address() as AddressInfo;
+  smtp = await startSmtp();
   tb = await startHooksTestbed({
-    withNotify: { smtpHost: '127.0.0.1', smtpPort: port, emailSourceAddress: 'taskyard@example.com' },
+    withNotify: { smtpHost: '127.0.0.1', smtpPort: smtp.port, emailSourceAddress: 'taskyard@example.com' },
   });
 });
 afterAll(async () => {
   await tb?.stop();
-  await new Promise<void>((resolve) => smtp?.close(() => resolve()));
+  await smtp?.close();
 });
 
 it('emails the owner through the real notify service when a scheduled fire is refused', async () => {
@@ -54,8 +31,8 @@ it('emails the owner through the real notify service when a scheduled fire is re
   const [fire] = (await tb.hooks().listLastFires('noscopes', 'cron')).lastFires;
   expect(fire.result).toBe('error');
   expect(fire.error).toContain('createTask failed (403)');
-  const mail = await eventually(async () => mails[0], 'the email');
+  const mail = await waitFor(async () => smtp.mails[0], 'the email');
   expect(mail.to).toEqual(['owner@example.com']);
-  expect(mail.data).toContain('Scheduled Hook failure: noscopes/cron');
-  expect(mail.data).toContain(fire.taskId);
+  expect(mail.subject).toContain('Scheduled Hook failure: noscopes/cron');
+  expect(mail.text).toContain(fire.taskId);
 });

@@ -119,18 +119,3 @@ export const echoHook = (over: Record<string, unknown> = {}) => ({
   triggerSchema: { type: 'object' },
   ...over,
 });
-
-/** Polls `fn` until it returns a value that is not undefined (generous timeout, no fixed sleeps). */
-export async function eventually<T>(
-  fn: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

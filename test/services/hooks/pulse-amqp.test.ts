@@ -4,7 +4,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AmqpBus, type EventMessage } from '../../../src/platform/events/index.ts';
 import { hookQueueName } from '../../../src/services/hooks/index.ts';
 import { amqpUrl, describeAmqp } from '../../helpers/services.ts';
-import { createHookRole, echoHook, eventually, type HooksTestbed, startHooksTestbed } from './helpers.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { createHookRole, echoHook, type HooksTestbed, startHooksTestbed } from './helpers.ts';
 
 const run = randomBytes(4).toString('hex');
 const GROUP = `amqp${run}`;
@@ -50,7 +51,7 @@ describeAmqp('hooks pulse bindings on RabbitMQ', () => {
   }
 
   const fires = (hookId: string, n: number) =>
-    eventually(async () => {
+    waitFor(async () => {
       const rows = await lastFires(hookId);
       return rows.length >= n ? rows : undefined;
     }, `${n} fires of ${hookId}`);

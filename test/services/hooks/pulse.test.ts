@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveredMessage, EventMessage, InProcessBus } from '../../../src/platform/events/index.ts';
 import { hookQueueName } from '../../../src/services/hooks/index.ts';
-import { createHookRole, echoHook, eventually, type HooksTestbed, startHooksTestbed } from './helpers.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { createHookRole, echoHook, type HooksTestbed, startHooksTestbed } from './helpers.ts';
 
 let tb: HooksTestbed;
 beforeAll(async () => {
@@ -29,7 +30,7 @@ async function lastFires(hookId: string) {
 }
 
 const fires = (hookId: string, n: number) =>
-  eventually(async () => {
+  waitFor(async () => {
     const rows = await lastFires(hookId);
     return rows.length >= n ? rows : undefined;
   }, `${n} fires of ${hookId}`);
@@ -153,7 +154,7 @@ describe('pulse bindings', () => {
       handler: async (m) => void seen.push(m),
     });
     await bus().publish([msg('new', { which: 'late' }, 'r3')]);
-    await eventually(async () => (seen.length > 0 ? true : undefined), 'the observer');
+    await waitFor(async () => (seen.length > 0 ? true : undefined), 'the observer');
     await bus().waitIdle();
     expect(await lastFires('rebind')).toHaveLength(1);
   });
@@ -182,7 +183,7 @@ describe('pulse bindings', () => {
       ],
     );
     await tb.ty.testDb.db.query(`select pg_notify('taskyard_hooks_changed', '')`);
-    await eventually(async () => queueRow('elsewhere'), 'the notified reconciliation');
+    await waitFor(async () => queueRow('elsewhere'), 'the notified reconciliation');
     await bus().publish([msg('elsewhere', { from: 'elsewhere' }, 'e1')]);
     const [fire] = await fires('elsewhere', 1);
     expect(fire.result).toBe('success');
@@ -208,7 +209,7 @@ describe('hook exchanges', () => {
     await hooks.updateHook('tests', 'announced', echoHook({ schedule: ['0 0 * * * *'] }));
     await hooks.removeHook('tests', 'announced');
     await hooks.removeHook('tests', 'announced'); // already gone
-    const got = await eventually(async () => (seen.length >= 3 ? seen : undefined), 'three hook events');
+    const got = await waitFor(async () => (seen.length >= 3 ? seen : undefined), 'three hook events');
     await bus().waitIdle();
     expect(seen.map((m) => [m.exchange, m.routingKey, m.payload])).toEqual(
       ['created', 'updated', 'deleted'].map((v) => [
