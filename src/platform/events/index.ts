@@ -38,6 +38,7 @@ export {
   insertOutboxRows,
   OUTBOX_CHANNEL,
   type OutboxRow,
+  outboxInsertSql,
   outboxRow,
   routesToCC,
 } from './outbox.ts';

@@ -75,6 +75,21 @@ export function outboxRow<T extends TSchema>(
 }
 
 /**
+ * The INSERT that writes the outbox rows in a JSON array (the parameter `jsonParam`, e.g. `$1`,
+ * holding `JSON.stringify(rows)`), in order. `onlyIf` names a relation (say a CTE of the same
+ * statement) that must have a row for anything to be written, so a larger statement can write its
+ * events with its other changes. The caller notifies OUTBOX_CHANNEL after commit.
+ */
+export function outboxInsertSql(jsonParam: string, onlyIf?: string): string {
+  return `INSERT INTO event_outbox (exchange, routing_key, cc, payload)
+       SELECT e ->> 'exchange', e ->> 'routingKey', ARRAY(SELECT jsonb_array_elements_text(e -> 'cc')),
+         (e ->> 'payload')::jsonb
+       FROM jsonb_array_elements(${jsonParam}::jsonb) WITH ORDINALITY AS r(e, n)
+       ${onlyIf ? `WHERE EXISTS (SELECT FROM ${onlyIf})` : ''}
+       ORDER BY n`;
+}
+
+/**
  * Writes events in the caller's transaction, in order, with one statement: the relay publishes
  * them after commit, and never if the transaction rolls back. The relays are notified on
  * OUTBOX_CHANNEL once the transaction commits.
@@ -90,13 +105,7 @@ export async function insertOutboxRows(tx: Queryable, rows: readonly OutboxRow[]
       r.payload,
     ]);
   } else {
-    await tx.query(
-      `INSERT INTO event_outbox (exchange, routing_key, cc, payload)
-       SELECT e ->> 'exchange', e ->> 'routingKey', ARRAY(SELECT jsonb_array_elements_text(e -> 'cc')),
-         (e ->> 'payload')::jsonb
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(e, n) ORDER BY n`,
-      [JSON.stringify(rows)],
-    );
+    await tx.query(outboxInsertSql('$1'), [JSON.stringify(rows)]);
   }
   await notifyAfterCommit(tx, OUTBOX_CHANNEL, '');
 }

@@ -1,6 +1,6 @@
 import type { Static } from '@sinclair/typebox';
+import { findPgError, PgError, type Queryable } from '../../platform/db/index.ts';
 import { ApiError } from '../../platform/errors.ts';
-import { insertOutboxRows } from '../../platform/events/index.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
 import { taskEventRow } from './events.ts';
@@ -120,89 +120,105 @@ export const sameDefinition = (a: TaskRecord, b: TaskRecord): boolean =>
   canonical(taskDefinition(a)) === canonical(taskDefinition(b));
 
 /**
- * Creates the task, its dependency edges and its group membership in one transaction, and
- * schedules it at once when nothing blocks it. Returns the stored task (the existing one when
- * the same definition was created before).
+ * Creates the task, its dependency edges and its group membership atomically, and schedules it
+ * at once when nothing blocks it. Returns the stored task (the existing one when the same
+ * definition was created before).
  *
- * Few statements, on purpose (each is a round trip): the task row is inserted first (with its
- * first run when it is schedulable), the group row is created or updated and locked in one
- * upsert that also returns what must be checked (a sealed group or another schedulerId rolls
- * everything back), and both events go to the outbox in one insert.
+ * Few round trips, on purpose: a task that depends on no other task is written by one statement
+ * without a transaction around it (see `db.insertNewTask`: task row with its first run, group
+ * upsert that also refuses a sealed group or another schedulerId, pending entry, both events). A
+ * task with dependencies first locks them in a transaction, then writes the same statement and
+ * its edges.
  */
 export async function createTask(ctx: QueueContext, task: TaskRecord): Promise<TaskRecord> {
-  return ctx.database.transaction(async (tx) => {
-    const now = ctx.now();
-    // Locked FOR SHARE so a dependency cannot resolve between this read and the edge insert:
-    // either we see it resolved, or its resolution sees our edge.
-    const others = task.dependencies.filter((d) => d !== task.taskId);
-    const states = others.length
-      ? await lockDependencyStates(tx, others)
-      : new Map<string, { expires: Date; state: string }>();
-    const missing = others.filter((d) => !states.has(d));
-    if (missing.length) {
-      throw new ApiError(
-        'InputError',
-        `dependencies that do not exist: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', ...' : ''}`,
-      );
-    }
-    const expiring = others.filter((d) => states.get(d)!.expires < task.deadline);
-    if (expiring.length) {
-      throw new ApiError(
-        'InputError',
-        `dependencies that expire before this task's deadline: ${expiring.slice(0, 20).join(', ')}`,
-      );
-    }
-    const satisfiedBy = (state: string) =>
-      state === 'completed' ||
-      (task.requires === 'all-resolved' && (state === 'failed' || state === 'exception'));
-    const edges = others.map((d) => ({ requiredTaskId: d, satisfied: satisfiedBy(states.get(d)!.state) }));
-    task.unsatisfied =
-      edges.filter((e) => !e.satisfied).length + (others.length < task.dependencies.length ? 1 : 0);
+  const others = task.dependencies.filter((d) => d !== task.taskId);
+  try {
+    const created =
+      others.length === 0
+        ? await insertCreated(ctx, ctx.database, task, [])
+        : await ctx.database.transaction(async (tx) => {
+            // Locked FOR SHARE so a dependency cannot resolve between this read and the edge
+            // insert: either we see it resolved, or its resolution sees our edge.
+            const states = await lockDependencyStates(tx, others);
+            const missing = others.filter((d) => !states.has(d));
+            if (missing.length) {
+              throw new ApiError(
+                'InputError',
+                `dependencies that do not exist: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', ...' : ''}`,
+              );
+            }
+            const expiring = others.filter((d) => states.get(d)!.expires < task.deadline);
+            if (expiring.length) {
+              throw new ApiError(
+                'InputError',
+                `dependencies that expire before this task's deadline: ${expiring.slice(0, 20).join(', ')}`,
+              );
+            }
+            const satisfiedBy = (state: string) =>
+              state === 'completed' ||
+              (task.requires === 'all-resolved' && (state === 'failed' || state === 'exception'));
+            const edges = others.map((d) => ({
+              requiredTaskId: d,
+              satisfied: satisfiedBy(states.get(d)!.state),
+            }));
+            return insertCreated(ctx, tx, task, edges);
+          });
+    if (created) return created;
+  } catch (err) {
+    throw refusal(err, task) ?? err;
+  }
+  const existing = await db.getTask(ctx.database, task.taskId);
+  if (!existing || !sameDefinition(existing, task)) {
+    throw new ApiError('RequestConflict', `task ${task.taskId} already exists with a different definition`);
+  }
+  return existing;
+}
 
-    // The events, each with the task as it is at that point: defined, then (maybe) pending.
-    const events = [taskEventRow('task-defined', task, {})];
-    const schedule = task.unsatisfied === 0 && task.runs.length === 0 && now < task.deadline;
-    if (schedule) {
-      task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'scheduled', scheduled: now.toJSON() });
-      events.push(taskEventRow('task-pending', task, { runId: 0 }));
-    }
-    if (!(await db.insertTask(tx, task))) {
-      const existing = await db.getTask(tx, task.taskId, true);
-      if (!existing || !sameDefinition(existing, task)) {
-        throw new ApiError(
-          'RequestConflict',
-          `task ${task.taskId} already exists with a different definition`,
-        );
-      }
-      return existing;
-    }
-    const group = (
-      await tx.query<{ schedulerId: string; sealed: Date | null }>(
-        `insert into queue_task_groups (task_group_id, scheduler_id, expires, unresolved) values ($1, $2, $3, 1)
-         on conflict (task_group_id) do update
-           set unresolved = queue_task_groups.unresolved + 1,
-               expires = greatest(queue_task_groups.expires, excluded.expires)
-         returning scheduler_id as "schedulerId", sealed`,
-        [task.taskGroupId, task.schedulerId, new Date(task.expires.getTime() + GROUP_EXPIRY_MARGIN_MS)],
-      )
-    ).rows[0];
-    if (group.schedulerId !== task.schedulerId) {
-      throw new ApiError(
-        'RequestConflict',
-        `task group ${task.taskGroupId} belongs to schedulerId ${group.schedulerId}; every task of a group must share it (this one has ${task.schedulerId})`,
-      );
-    }
-    if (group.sealed) {
-      throw new ApiError(
-        'RequestConflict',
-        `task group ${task.taskGroupId} is sealed and takes no new tasks`,
-      );
-    }
-    await db.insertDependencies(tx, task.taskId, task.requires, edges, task.expires);
-    if (schedule) await db.addPending(tx, task, 0, priorityRank(task.priority));
-    await insertOutboxRows(tx, events);
-    return task;
+/**
+ * Writes a new task whose dependency `edges` (on other tasks) are known, with its first run when
+ * nothing blocks it, and its events; the task as stored, or undefined when the task id exists.
+ */
+async function insertCreated(
+  ctx: QueueContext,
+  q: Queryable,
+  input: TaskRecord,
+  edges: Array<{ requiredTaskId: string; satisfied: boolean }>,
+): Promise<TaskRecord | undefined> {
+  const task: TaskRecord = { ...input, runs: [...input.runs] };
+  const now = ctx.now();
+  task.unsatisfied =
+    edges.filter((e) => !e.satisfied).length + (edges.length < task.dependencies.length ? 1 : 0);
+  // The events, each with the task as it is at that point: defined, then (maybe) pending.
+  const events = [taskEventRow('task-defined', task, {})];
+  const schedule = task.unsatisfied === 0 && task.runs.length === 0 && now < task.deadline;
+  if (schedule) {
+    task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'scheduled', scheduled: now.toJSON() });
+    events.push(taskEventRow('task-pending', task, { runId: 0 }));
+  }
+  const inserted = await db.insertNewTask(q, task, {
+    groupExpires: new Date(task.expires.getTime() + GROUP_EXPIRY_MARGIN_MS),
+    pending: schedule ? { rank: priorityRank(task.priority) } : undefined,
+    events,
   });
+  if (!inserted) return undefined;
+  await db.insertDependencies(q, task.taskId, task.requires, edges, task.expires);
+  return task;
+}
+
+/** The API error for a task the insert statement refused (see `db.insertNewTask`), if it was that. */
+function refusal(err: unknown, task: TaskRecord): ApiError | undefined {
+  const pgErr = findPgError(err);
+  if (!pgErr || pgErr.code !== PgError.RaiseException) return undefined;
+  if (pgErr.message === db.REFUSED_OTHER_SCHEDULER) {
+    return new ApiError(
+      'RequestConflict',
+      `task group ${task.taskGroupId} belongs to schedulerId ${pgErr.detail}; every task of a group must share it (this one has ${task.schedulerId})`,
+    );
+  }
+  if (pgErr.message === db.REFUSED_SEALED) {
+    return new ApiError('RequestConflict', `task group ${task.taskGroupId} is sealed and takes no new tasks`);
+  }
+  return undefined;
 }
 
 /** Locks the dependencies that exist (FOR SHARE) and reads their states, in one statement. */

@@ -1,4 +1,5 @@
 import { notifyAfterCommit, type Queryable } from '../../platform/db/index.ts';
+import { OUTBOX_CHANNEL, type OutboxRow, outboxInsertSql } from '../../platform/events/index.ts';
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import { type Run, type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 
@@ -49,13 +50,51 @@ export async function taskEntries(q: Queryable, taskIds: string[]) {
   });
 }
 
-export async function insertTask(q: Queryable, t: TaskRecord): Promise<boolean> {
-  const res = await q.query(
-    `insert into queue_tasks (task_id, task_group_id, scheduler_id, project_id, task_queue_id, dependencies,
-       requires, routes, priority, retries, retries_left, created, deadline, expires, scopes, payload, metadata,
-       tags, extra, runs, taken_until, unsatisfied, ever_resolved, resolved)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-     on conflict (task_id) do nothing`,
+/** Why the statement of `insertNewTask` refused the task (see `taskyard_refuse`). */
+export const REFUSED_OTHER_SCHEDULER = 'taskyard:group-of-another-scheduler';
+export const REFUSED_SEALED = 'taskyard:group-sealed';
+
+/**
+ * Inserts a new task with everything that goes with it, in one statement (one round trip, and
+ * atomic without a transaction around it): the task row; its group, created or counted
+ * (`unresolved + 1`) and locked; with `pending`, the pending entry of its first run; and its
+ * events. When the task id exists already, nothing is written and false is returned. When the
+ * group belongs to another schedulerId or is sealed, the statement raises P0001 with
+ * REFUSED_OTHER_SCHEDULER (detail: the group's schedulerId) or REFUSED_SEALED and nothing is
+ * written. Notifies claimers and the event relays after commit.
+ */
+export async function insertNewTask(
+  q: Queryable,
+  t: TaskRecord,
+  opts: { groupExpires: Date; pending?: { rank: number }; events: readonly OutboxRow[] },
+): Promise<boolean> {
+  const res = await q.query<{ inserted: boolean }>(
+    `with t as (
+       insert into queue_tasks (task_id, task_group_id, scheduler_id, project_id, task_queue_id, dependencies,
+         requires, routes, priority, retries, retries_left, created, deadline, expires, scopes, payload, metadata,
+         tags, extra, runs, taken_until, unsatisfied, ever_resolved, resolved)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+       on conflict (task_id) do nothing
+       returning task_id
+     ), g as (
+       insert into queue_task_groups (task_group_id, scheduler_id, expires, unresolved)
+       select $2, $3, $25, 1 from t
+       on conflict (task_group_id) do update
+         set unresolved = queue_task_groups.unresolved + 1,
+             expires = greatest(queue_task_groups.expires, excluded.expires)
+       returning scheduler_id, sealed
+     ), p as (
+       insert into queue_pending (task_queue_id, priority, task_id, run_id)
+       select $5, $27, task_id, 0 from t where $26
+       on conflict do nothing
+     ), o as (
+       ${outboxInsertSql('$28', 't')}
+     )
+     select exists (select from t) as inserted,
+       (select case
+          when g.scheduler_id <> $3 then taskyard_refuse('${REFUSED_OTHER_SCHEDULER}', g.scheduler_id)
+          when g.sealed is not null then taskyard_refuse('${REFUSED_SEALED}', null)
+        end from g) as refused`,
     [
       t.taskId,
       t.taskGroupId,
@@ -81,9 +120,19 @@ export async function insertTask(q: Queryable, t: TaskRecord): Promise<boolean> 
       t.unsatisfied,
       t.everResolved,
       t.resolved,
+      opts.groupExpires,
+      opts.pending !== undefined,
+      opts.pending?.rank ?? 0,
+      JSON.stringify(opts.events),
     ],
   );
-  return res.rowCount === 1;
+  const inserted = res.rows[0].inserted;
+  if (inserted) {
+    // Wakes claimWork calls waiting on this queue, in this or any process, once committed.
+    if (opts.pending) await notifyAfterCommit(q, 'taskyard_queue_pending', t.taskQueueId);
+    if (opts.events.length) await notifyAfterCommit(q, OUTBOX_CHANNEL, '');
+  }
+  return inserted;
 }
 
 /**

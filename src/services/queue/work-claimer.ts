@@ -77,7 +77,8 @@ export async function claimPendingFor(
   const claimed: Array<ClaimedRun & { request: number }> = [];
   for (;;) {
     // The entries and their tasks, locked together: one statement.
-    const picked = await tx.query<TaskRecord & { pendingRunId: number }>(
+    const picked = await pickPending(
+      tx,
       `${PLAN_EACH_TIME}select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
        from queue_pending p join queue_tasks t on t.task_id = p.task_id
        where p.task_queue_id = $1 and t.deadline > $3
@@ -130,6 +131,23 @@ export async function claimPendingFor(
     // Stale entries took places in this batch: look again for live ones.
     if (fresh.length === picked.rows.length || claimed.length >= slots.length) return claimed;
   }
+}
+
+/**
+ * Runs the pick with the planner held to the plan it needs: walk the claim index in order and
+ * stop after `limit` rows. PostgreSQL only chooses that by itself when its statistics on
+ * queue_pending are current; with stale or no statistics (autovacuum off or behind: the table
+ * churns) it estimates a handful of rows, joins every pending entry of the queue and sorts them
+ * all (30 ms per pick with a thousand pending). The settings are back to PostgreSQL's defaults
+ * before anything else in the transaction is planned.
+ */
+async function pickPending(tx: Queryable, text: string, values: unknown[]) {
+  await tx.query(
+    `select set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`,
+  );
+  const picked = await tx.query<TaskRecord & { pendingRunId: number }>(text, values);
+  await tx.query(`select set_config('enable_sort', 'on', true), set_config('enable_bitmapscan', 'on', true)`);
+  return picked;
 }
 
 /**

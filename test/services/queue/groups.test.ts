@@ -66,9 +66,16 @@ describe('task groups', () => {
     const sealed = await queue.sealTaskGroup(taskGroupId);
     expect(sealed.sealed).toBeDefined();
     expect((await queue.sealTaskGroup(taskGroupId)).sealed).toBe(sealed.sealed);
-    const err = await rejection(queue.createTask(newTaskId(), taskDef(ty, { taskGroupId })));
+    const refused = newTaskId();
+    const err = await rejection(queue.createTask(refused, taskDef(ty, { taskGroupId })));
     expect(err.statusCode).toBe(409);
-    expect(err.message).toContain('sealed');
+    expect(err.message).toContain(`task group ${taskGroupId} is sealed`);
+    expect((await rejection(queue.task(refused))).statusCode).toBe(404);
+    const group = await ty.testDb.db.query(
+      'select unresolved from queue_task_groups where task_group_id = $1',
+      [taskGroupId],
+    );
+    expect(group.rows[0].unresolved).toBe(1);
     await flush();
     expect(
       events.filter(

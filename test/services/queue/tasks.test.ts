@@ -98,14 +98,37 @@ describe('creating tasks', () => {
     }
   });
 
-  it('keeps a task group to one schedulerId', async () => {
+  it('keeps a task group to one schedulerId, and a refused task leaves nothing behind', async () => {
     const queue = queueClient(ty);
     const taskGroupId = newTaskId();
-    await queue.createTask(newTaskId(), taskDef(ty, { taskGroupId }));
-    const err = await rejection(
-      queue.createTask(newTaskId(), taskDef(ty, { taskGroupId, schedulerId: 'another' })),
-    );
-    expect(err.statusCode).toBe(409);
+    const first = newTaskId();
+    await queue.createTask(first, taskDef(ty, { taskGroupId }));
+    const groupRow = async () =>
+      (
+        await ty.testDb.db.query(
+          'select unresolved, scheduler_id as "schedulerId" from queue_task_groups where task_group_id = $1',
+          [taskGroupId],
+        )
+      ).rows[0];
+    const before = await groupRow();
+    expect(before).toEqual({ unresolved: 1, schedulerId: 'test-sched' });
+    // Without dependencies (one statement) and with one (a transaction): both refused whole.
+    for (const dependencies of [[], [first]]) {
+      const refused = newTaskId();
+      const err = await rejection(
+        queue.createTask(refused, taskDef(ty, { taskGroupId, schedulerId: 'another', dependencies })),
+      );
+      expect(err.statusCode).toBe(409);
+      expect(err.message).toContain(`task group ${taskGroupId} belongs to schedulerId test-sched`);
+      expect((await rejection(queue.task(refused))).statusCode).toBe(404);
+      const leftovers = await ty.testDb.db.query(
+        `select (select count(*) from queue_pending where task_id = $1)::int as pending,
+           (select count(*) from queue_task_dependencies where dependent_task_id = $1)::int as edges`,
+        [refused],
+      );
+      expect(leftovers.rows[0]).toEqual({ pending: 0, edges: 0 });
+    }
+    expect(await groupRow()).toEqual(before);
   });
 });
 
