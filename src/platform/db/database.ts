@@ -51,6 +51,27 @@ export interface TransactionOptions {
   isolationLevel?: IsolationLevel;
   /** Total attempts including the first; only serialization failures and deadlocks are retried. */
   maxAttempts?: number;
+  /**
+   * Settings for this transaction only (SET LOCAL), sent with its BEGIN in one round trip: e.g.
+   * planner settings that hold a hot statement to the plan it needs. Names and values are code's
+   * constants, never input.
+   */
+  settings?: Readonly<Record<string, string>>;
+}
+
+const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
+const SETTING_VALUE = /^[A-Za-z0-9_.-]+$/;
+
+/** BEGIN, with the isolation level and the SET LOCALs of `opts`: one simple-protocol query. */
+function beginStatement(isolation?: IsolationLevel, settings: Readonly<Record<string, string>> = {}): string {
+  const parts = [isolation ? `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}` : 'BEGIN'];
+  for (const [name, value] of Object.entries(settings)) {
+    if (!SETTING_NAME.test(name) || !SETTING_VALUE.test(value)) {
+      throw new Error(`invalid transaction setting ${JSON.stringify(name)} = ${JSON.stringify(value)}`);
+    }
+    parts.push(`SET LOCAL ${name} = '${value}'`);
+  }
+  return parts.join('; ');
 }
 
 const DEFAULT_MAX_ATTEMPTS = 5;
@@ -113,7 +134,15 @@ export class Database implements Queryable {
 
   constructor(opts: DatabaseOptions) {
     this.logger = opts.logger ?? pino({ enabled: false });
-    this.connection = { connectionString: opts.url, application_name: opts.applicationName ?? 'taskyard' };
+    this.connection = {
+      connectionString: opts.url,
+      application_name: opts.applicationName ?? 'taskyard',
+      // No JIT compilation: every statement here is short, and a cost estimate inflated by stale
+      // statistics (or by a planner setting, see TransactionOptions.settings) would otherwise
+      // spend hundreds of milliseconds compiling one. An `options` parameter in the URL replaces
+      // this one.
+      options: '-c jit=off',
+    };
     this.pool = new pg.Pool({ ...this.connection, max: opts.max ?? 10 });
     // An idle client whose backend dies emits 'error' on the pool; unhandled, it would kill the process.
     this.pool.on('error', (err) => this.logger.warn({ err }, 'idle PostgreSQL client failed'));
@@ -135,7 +164,7 @@ export class Database implements Queryable {
     const maxAttempts = opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transactionOnce(fn, opts.isolationLevel);
+        return await this.transactionOnce(fn, beginStatement(opts.isolationLevel, opts.settings));
       } catch (err) {
         const retryable = RETRYABLE_CODES.some((code) => isPgError(err, code));
         if (!retryable || attempt >= maxAttempts) {
@@ -148,14 +177,11 @@ export class Database implements Queryable {
     }
   }
 
-  private async transactionOnce<T>(
-    fn: (tx: Queryable) => Promise<T>,
-    isolation?: IsolationLevel,
-  ): Promise<T> {
+  private async transactionOnce<T>(fn: (tx: Queryable) => Promise<T>, begin: string): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation.toUpperCase()}` : 'BEGIN');
+      await client.query(begin);
       const tx = new TransactionClient(client, this, true);
       const result = await fn(tx);
       await client.query('COMMIT');

@@ -1,12 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import { decodeContinuation, encodeContinuation, pageSize } from '../../platform/api/pagination.ts';
 import { type EndpointDeclaration, endpoint } from '../../platform/api/types.ts';
+import { notifyAfterCommit } from '../../platform/db/index.ts';
 import { ApiError } from '../../platform/errors.ts';
 import { liveTaskQueue, PageQuery, taskQueueEndpoints } from './api-worker-types.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
 import { identifierPattern, taskQueueIdPattern, workerTypePattern } from './schemas.ts';
 import { splitTaskQueueId, type TaskRecord, taskDefinition } from './task-record.ts';
+import { WORKER_CHANNEL, workerKey } from './worker-info.ts';
 import {
   ListClaimedTasksResponse,
   ListPendingTasksResponse,
@@ -333,6 +335,8 @@ export function workerEndpoints(ctx: QueueContext): EndpointDeclaration[] {
             `worker ${params.workerGroup}/${params.workerId} of task queue ${params.provisionerId}/${params.workerType} not found: only a worker that has claimed work (or was declared) can be quarantined`,
           );
         }
+        // claimWork's sightings of this worker, in every process, are stale now.
+        await notifyAfterCommit(ctx.database, WORKER_CHANNEL, workerKey(row));
         return workerJson(row);
       },
     }),

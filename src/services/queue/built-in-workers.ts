@@ -1,6 +1,6 @@
 import type { QueueContext } from './context.ts';
 import { resolveRun } from './transitions.ts';
-import { claimPending, takenUntilFrom } from './work-claimer.ts';
+import { CLAIM_SETTINGS, claimPending, takenUntilFrom } from './work-claimer.ts';
 import { recordWorkerSeen } from './worker-info.ts';
 
 /** The task queues the queue resolves by itself, and how. */
@@ -24,18 +24,21 @@ export async function runBuiltInWorkers(ctx: QueueContext): Promise<number> {
   for (const q of BUILT_IN_QUEUES) {
     const worker = { workerGroup: WORKER_GROUP, workerId: q.workerId };
     for (;;) {
-      const done = await ctx.database.transaction(async (tx) => {
-        const now = ctx.now();
-        const claimed = await claimPending(tx, q.taskQueueId, worker, BATCH, takenUntilFrom(ctx, now), now);
-        for (const { task, runId } of claimed) {
-          if (Object.keys(task.payload).length > 0) {
-            await resolveRun(tx, task, runId, 'exception', 'malformed-payload', now);
-          } else {
-            await resolveRun(tx, task, runId, q.outcome, q.outcome, now);
+      const done = await ctx.database.transaction(
+        async (tx) => {
+          const now = ctx.now();
+          const claimed = await claimPending(tx, q.taskQueueId, worker, BATCH, takenUntilFrom(ctx, now), now);
+          for (const { task, runId } of claimed) {
+            if (Object.keys(task.payload).length > 0) {
+              await resolveRun(tx, task, runId, 'exception', 'malformed-payload', now);
+            } else {
+              await resolveRun(tx, task, runId, q.outcome, q.outcome, now);
+            }
           }
-        }
-        return claimed;
-      });
+          return claimed;
+        },
+        { settings: CLAIM_SETTINGS },
+      );
       if (done.length > 0) {
         await recordWorkerSeen(
           ctx.database,

@@ -6,8 +6,8 @@ import { scheduleTasks } from './transitions.ts';
  * The dependency loop: takes resolutions recorded by resolveRun (queue_resolved_tasks), marks
  * the matching dependency edges satisfied, and schedules dependents whose counter reaches zero.
  * It costs O(dependents) per resolution and runs outside the worker's request. Rows are taken
- * with SKIP LOCKED, so any number of processes can run it; one resolution is handled in one
- * transaction, exactly once.
+ * with SKIP LOCKED, so any number of processes can run it; a batch of resolutions is handled in
+ * one transaction (a few statements whatever its size), each resolution exactly once.
  */
 export class DependencyResolver {
   private timer: NodeJS.Timeout | undefined;
@@ -83,25 +83,30 @@ export class DependencyResolver {
          returning id, task_id as "taskId", resolution`,
         [limit],
       );
-      for (const row of res.rows) {
-        const ready = await tx.query<{ taskId: string }>(
-          `with sat as (
-             update queue_task_dependencies set satisfied = true
-             where required_task_id = $1 and not satisfied and (requires = 'all-resolved' or $2 = 'completed')
-             returning dependent_task_id
-           )
-           update queue_tasks t set unsatisfied = t.unsatisfied - 1
-           from sat where t.task_id = sat.dependent_task_id
-           returning t.task_id as "taskId", t.unsatisfied, t.runs = '[]'::jsonb as unscheduled`,
-          [row.taskId, row.resolution],
-        );
-        const rows = ready.rows as Array<{ taskId: string; unsatisfied: number; unscheduled: boolean }>;
-        await scheduleTasks(
-          tx,
-          rows.filter((r) => r.unsatisfied === 0 && r.unscheduled).map((r) => r.taskId),
-          this.now(),
-        );
-      }
+      if (res.rows.length === 0) return 0;
+      // Every edge these resolutions satisfy, and each dependent's counter, in one statement.
+      const ready = await tx.query<{ taskId: string; unsatisfied: number; unscheduled: boolean }>(
+        `with r as (
+           select * from unnest($1::text[], $2::text[]) as r(task_id, resolution)
+         ), sat as (
+           update queue_task_dependencies d set satisfied = true
+           from r
+           where d.required_task_id = r.task_id and not d.satisfied
+             and (d.requires = 'all-resolved' or r.resolution = 'completed')
+           returning d.dependent_task_id
+         ), counts as (
+           select dependent_task_id, count(*)::int as n from sat group by dependent_task_id
+         )
+         update queue_tasks t set unsatisfied = t.unsatisfied - counts.n
+         from counts where t.task_id = counts.dependent_task_id
+         returning t.task_id as "taskId", t.unsatisfied, t.runs = '[]'::jsonb as unscheduled`,
+        [res.rows.map((r) => r.taskId), res.rows.map((r) => r.resolution)],
+      );
+      await scheduleTasks(
+        tx,
+        ready.rows.filter((r) => r.unsatisfied === 0 && r.unscheduled).map((r) => r.taskId),
+        this.now(),
+      );
       return res.rows.length;
     });
   }

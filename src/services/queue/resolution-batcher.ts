@@ -1,11 +1,12 @@
 /**
- * reportCompleted and reportFailed, batched: the reports that arrive while one batch is being
- * written wait and are written together in the next, in one transaction of a fixed number of
+ * reportCompleted and reportFailed, batched: the reports that arrive while every write slot is
+ * busy wait and are written together in the next free one, in one transaction of a fixed number of
  * statements (lock the tasks, save them, write their events, count their groups), instead of a
  * transaction of six round trips each. Each report still gets its own answer: the status, a 404,
  * or a 409, exactly as it would alone. A failure of the batch's transaction fails each of its
  * reports (a deadlock or serialization failure is retried first, by Database.transaction).
  */
+import { Batcher, type Outcome } from '../../platform/batcher.ts';
 import { notifyAfterCommit } from '../../platform/db/index.ts';
 import { ApiError } from '../../platform/errors.ts';
 import { insertOutboxRows, type OutboxRow } from '../../platform/events/index.ts';
@@ -18,18 +19,20 @@ import { countResolutions } from './transitions.ts';
 
 /** The most reports written in one transaction. */
 const MAX_BATCH = 200;
+/** Report transactions in flight at once (see Batcher). */
+const CONCURRENCY = 4;
 
 interface Report {
   taskId: string;
   runId: number;
   target: 'completed' | 'failed';
-  resolve(task: TaskRecord): void;
-  reject(err: unknown): void;
 }
 
 export class ResolutionBatcher {
-  private waiting: Report[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly batcher = new Batcher<Report, TaskRecord>((batch) => this.write(batch), {
+    maxBatch: MAX_BATCH,
+    concurrency: CONCURRENCY,
+  });
 
   constructor(
     private readonly ctx: QueueContext,
@@ -39,35 +42,11 @@ export class ResolutionBatcher {
 
   /** Resolves run `runId` of the task as `target`; the task as it is afterwards. */
   report(taskId: string, runId: number, target: 'completed' | 'failed'): Promise<TaskRecord> {
-    return new Promise<TaskRecord>((resolve, reject) => {
-      this.waiting.push({ taskId, runId, target, resolve, reject });
-      this.flushing ??= this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    try {
-      while (this.waiting.length > 0) {
-        const batch = this.waiting.splice(0, MAX_BATCH);
-        let outcomes: Array<{ task?: TaskRecord; error?: unknown }>;
-        try {
-          outcomes = await this.write(batch);
-        } catch (err) {
-          outcomes = batch.map(() => ({ error: err }));
-        }
-        batch.forEach((report, i) => {
-          const { task, error } = outcomes[i];
-          if (task) report.resolve(task);
-          else report.reject(error);
-        });
-      }
-    } finally {
-      this.flushing = undefined;
-    }
+    return this.batcher.submit({ taskId, runId, target });
   }
 
   /** One transaction for the whole batch; the outcome of each report, in order. */
-  private write(batch: Report[]): Promise<Array<{ task?: TaskRecord; error?: unknown }>> {
+  private write(batch: Report[]): Promise<Array<Outcome<TaskRecord>>> {
     return this.ctx.database.transaction(async (tx) => {
       const now = this.ctx.now();
       const ids = [...new Set(batch.map((r) => r.taskId))].sort();
@@ -114,7 +93,7 @@ export class ResolutionBatcher {
         await insertOutboxRows(tx, events);
         for (const t of saved) await notifyAfterCommit(tx, LIVE_LOG_CHANNEL, t.taskId, { localOnly: true });
       }
-      return outcomes.map(({ task, error }) => (task ? { task } : { error }));
+      return outcomes.map(({ task, error }) => (task ? { value: task } : { error }));
     });
   }
 }

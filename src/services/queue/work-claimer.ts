@@ -1,3 +1,4 @@
+import { Batcher } from '../../platform/batcher.ts';
 import { notifyAfterCommit, PLAN_EACH_TIME, type Queryable } from '../../platform/db/index.ts';
 import { insertOutboxRows } from '../../platform/events/index.ts';
 import type { QueueContext } from './context.ts';
@@ -7,7 +8,7 @@ import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import { issuerCredentials, type TaskCredentials, taskCredentials } from './task-credentials.ts';
 import { type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 import { markClaimed } from './transitions.ts';
-import { recordWorkerSeen, recordWorkersClaimed } from './worker-info.ts';
+import { recordWorkersClaimed, WORKER_CHANNEL, WorkerSightings } from './worker-info.ts';
 
 /** The channel db.addPending notifies (payload: the taskQueueId) when a run becomes pending. */
 export const PENDING_CHANNEL = 'taskyard_queue_pending';
@@ -15,6 +16,8 @@ export const PENDING_CHANNEL = 'taskyard_queue_pending';
 const FALLBACK_POLL_MS = 2000;
 /** The most claim requests of one task queue written in one transaction. */
 const MAX_CLAIM_BATCH = 64;
+/** Claim transactions of one task queue in flight at once (see Batcher; SKIP LOCKED keeps them apart). */
+const CLAIM_CONCURRENCY = 4;
 
 export interface Worker {
   workerGroup: string;
@@ -57,13 +60,25 @@ export async function claimPending(
 }
 
 /**
+ * The settings of a transaction that claims (`Database.transaction`'s `settings`). The pick must
+ * walk the claim index in order and stop after `limit` rows; PostgreSQL only chooses that by
+ * itself when its statistics on queue_pending are current. With stale or no statistics (autovacuum
+ * off or behind: the table churns) it estimates a handful of rows, joins every pending entry of
+ * the queue and sorts them all: 30 ms per pick with a thousand pending. Without sorts and bitmap
+ * scans to choose from, it takes the index. (Connections run without JIT, which the inflated cost
+ * estimates of a statement that must sort anyway would otherwise set off.)
+ */
+export const CLAIM_SETTINGS = { enable_sort: 'off', enable_bitmapscan: 'off' } as const;
+
+/**
  * Claims pending runs of a task queue for several requests at once, `count` runs each at most,
  * highest priority first then oldest, handed out in request order, in the caller's transaction.
  * Pending entries and task rows are locked with SKIP LOCKED, so concurrent claimers never wait
  * on each other (nor on a task being canceled or resolved) and never get the same run. Entries of
  * tasks past their deadline are left for the deadline loop; entries whose run is no longer
  * pending are deleted. Set-based: a pick, one statement saving every claimed task (and removing
- * the entries), one writing their events, however many runs.
+ * the entries), one writing their events, however many runs. Run it in a transaction with
+ * CLAIM_SETTINGS.
  */
 export async function claimPendingFor(
   tx: Queryable,
@@ -77,8 +92,7 @@ export async function claimPendingFor(
   const claimed: Array<ClaimedRun & { request: number }> = [];
   for (;;) {
     // The entries and their tasks, locked together: one statement.
-    const picked = await pickPending(
-      tx,
+    const picked = await tx.query<TaskRecord & { pendingRunId: number }>(
       `${PLAN_EACH_TIME}select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
        from queue_pending p join queue_tasks t on t.task_id = p.task_id
        where p.task_queue_id = $1 and t.deadline > $3
@@ -134,23 +148,6 @@ export async function claimPendingFor(
 }
 
 /**
- * Runs the pick with the planner held to the plan it needs: walk the claim index in order and
- * stop after `limit` rows. PostgreSQL only chooses that by itself when its statistics on
- * queue_pending are current; with stale or no statistics (autovacuum off or behind: the table
- * churns) it estimates a handful of rows, joins every pending entry of the queue and sorts them
- * all (30 ms per pick with a thousand pending). The settings are back to PostgreSQL's defaults
- * before anything else in the transaction is planned.
- */
-async function pickPending(tx: Queryable, text: string, values: unknown[]) {
-  await tx.query(
-    `select set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`,
-  );
-  const picked = await tx.query<TaskRecord & { pendingRunId: number }>(text, values);
-  await tx.query(`select set_config('enable_sort', 'on', true), set_config('enable_bitmapscan', 'on', true)`);
-  return picked;
-}
-
-/**
  * claimWork's engine: one per queue service (process). Waiting claims are woken by one shared
  * LISTEN on the pending channel, dispatched by taskQueueId, with a slow poll as the fallback for
  * lost notifications.
@@ -159,6 +156,8 @@ export class WorkClaimer {
   private readonly waiters = new Map<string, Set<() => void>>();
   private listening: Promise<void> | undefined;
   private unlisten: (() => Promise<void>) | undefined;
+  /** What claimWork last learned of each worker's quarantine (see WorkerSightings). */
+  readonly sightings = new WorkerSightings();
   private stopped = false;
   private inProgress = 0;
 
@@ -188,20 +187,41 @@ export class WorkClaimer {
     };
   }
 
-  /** Starts the shared LISTEN once; a failure is logged and retried by the next caller (polling still works). */
+  /**
+   * Starts the shared LISTENs once (pending work; worker quarantine changes, which keep the
+   * sightings cache true); a failure is logged and retried by the next caller (polling still
+   * works, and sightings are then read from the database each time).
+   */
   async listen(): Promise<void> {
     if (this.stopped) return;
-    this.listening ??= this.ctx.database
-      .listen(PENDING_CHANNEL, (taskQueueId) => this.dispatch(taskQueueId), {
+    const { database } = this.ctx;
+    this.listening ??= Promise.allSettled([
+      database.listen(PENDING_CHANNEL, (taskQueueId) => this.dispatch(taskQueueId), {
         onReconnect: () => this.dispatchAll(),
+      }),
+      database.listen(WORKER_CHANNEL, (key) => this.sightings.invalidate(key), {
+        onReconnect: () => this.sightings.invalidate(),
+      }),
+    ])
+      .then((results) => {
+        const failed = results.find((r) => r.status === 'rejected');
+        if (!failed) return results.map((r) => (r as PromiseFulfilledResult<() => Promise<void>>).value);
+        for (const r of results) if (r.status === 'fulfilled') void r.value();
+        throw failed.reason;
       })
       .then(
-        (unlisten) => {
+        (unlistens) => {
+          const unlisten = async () => {
+            this.sightings.enabled = false;
+            await Promise.all(unlistens.map((u) => u()));
+          };
           if (this.stopped) {
             void unlisten();
             return;
           }
           this.unlisten = unlisten;
+          this.sightings.invalidate();
+          this.sightings.enabled = true;
         },
         (err) => {
           this.ctx.logger.warn({ err }, 'cannot LISTEN for pending work; claimWork falls back to polling');
@@ -243,49 +263,28 @@ export class WorkClaimer {
 
   /**
    * Claims up to `count` runs and issues their credentials. The claims of one task queue that
-   * arrive while one transaction is claiming wait and are claimed together in the next.
+   * arrive while its write slots are busy wait and are claimed together in the next free one.
    */
   claimOnce(taskQueueId: string, worker: Worker, count: number): Promise<Claim[]> {
-    return new Promise<Claim[]>((resolve, reject) => {
-      let batch = this.claimBatches.get(taskQueueId);
-      if (!batch) {
-        batch = { waiting: [] };
-        this.claimBatches.set(taskQueueId, batch);
-      }
-      batch.waiting.push({ worker, count, resolve, reject });
-      batch.flushing ??= this.flushClaims(taskQueueId, batch);
-    });
+    let batcher = this.claimBatchers.get(taskQueueId);
+    if (!batcher) {
+      const created = new Batcher<{ worker: Worker; count: number }, Claim[]>(
+        async (requests) => (await this.claimMany(taskQueueId, requests)).map((value) => ({ value })),
+        {
+          maxBatch: MAX_CLAIM_BATCH,
+          concurrency: CLAIM_CONCURRENCY,
+          onIdle: () => {
+            if (this.claimBatchers.get(taskQueueId) === created) this.claimBatchers.delete(taskQueueId);
+          },
+        },
+      );
+      batcher = created;
+      this.claimBatchers.set(taskQueueId, batcher);
+    }
+    return batcher.submit({ worker, count });
   }
 
-  private readonly claimBatches = new Map<
-    string,
-    {
-      waiting: Array<{ worker: Worker; count: number; resolve(c: Claim[]): void; reject(e: unknown): void }>;
-      flushing?: Promise<void>;
-    }
-  >();
-
-  private async flushClaims(
-    taskQueueId: string,
-    batch: NonNullable<ReturnType<typeof this.claimBatches.get>>,
-  ): Promise<void> {
-    try {
-      while (batch.waiting.length > 0) {
-        const requests = batch.waiting.splice(0, MAX_CLAIM_BATCH);
-        try {
-          const claims = await this.claimMany(taskQueueId, requests);
-          for (const [i, r] of requests.entries()) r.resolve(claims[i]);
-        } catch (err) {
-          for (const r of requests) r.reject(err);
-        }
-      }
-    } finally {
-      batch.flushing = undefined;
-      if (batch.waiting.length === 0 && this.claimBatches.get(taskQueueId) === batch) {
-        this.claimBatches.delete(taskQueueId);
-      }
-    }
-  }
+  private readonly claimBatchers = new Map<string, Batcher<{ worker: Worker; count: number }, Claim[]>>();
 
   /** One transaction for several claim requests of one task queue; the claims of each. */
   private async claimMany(
@@ -294,17 +293,20 @@ export class WorkClaimer {
   ): Promise<Claim[][]> {
     const now = this.ctx.now();
     const takenUntil = takenUntilFrom(this.ctx, now);
-    const claimed = await this.ctx.database.transaction(async (tx) => {
-      const runs = await claimPendingFor(tx, taskQueueId, requests, takenUntil, now);
-      // In the same transaction: one commit for the claims and the workers' recent tasks.
-      await recordWorkersClaimed(
-        tx,
-        taskQueueId,
-        runs.map((c) => ({ ...requests[c.request].worker, taskId: c.task.taskId, runId: c.runId })),
-        now,
-      );
-      return runs;
-    });
+    const claimed = await this.ctx.database.transaction(
+      async (tx) => {
+        const runs = await claimPendingFor(tx, taskQueueId, requests, takenUntil, now);
+        // In the same transaction: one commit for the claims and the workers' recent tasks.
+        await recordWorkersClaimed(
+          tx,
+          taskQueueId,
+          runs.map((c) => ({ ...requests[c.request].worker, taskId: c.task.taskId, runId: c.runId })),
+          now,
+        );
+        return runs;
+      },
+      { settings: CLAIM_SETTINGS },
+    );
     const out: Claim[][] = requests.map(() => []);
     for (const c of claimed) {
       const { worker } = requests[c.request];
@@ -335,7 +337,8 @@ export class WorkClaimer {
     issuerCredentials(this.ctx);
     const endAt = Date.now() + this.ctx.settings.claimWorkTimeoutMs;
     const now = this.ctx.now();
-    const quarantined = await recordWorkerSeen(this.ctx.database, { taskQueueId, ...worker }, now);
+    await this.listen();
+    const quarantined = await this.sightings.see(this.ctx.database, { taskQueueId, ...worker }, now);
     let signaled = false;
     let wake: (() => void) | undefined;
     const unsubscribe = this.subscribe(taskQueueId, () => {
@@ -361,7 +364,6 @@ export class WorkClaimer {
         while (!this.stopped && !signal?.aborted && Date.now() < endAt) await sleep(endAt - Date.now());
         return [];
       }
-      await this.listen();
       for (;;) {
         // Registered before the attempt, so work that becomes pending during it is not missed.
         signaled = false;

@@ -104,6 +104,65 @@ export async function recordWorkerSeen(
   return until && until > now ? until : undefined;
 }
 
+/** Notified (after commit) with a worker's `workerKey` when its quarantine changes. */
+export const WORKER_CHANNEL = 'taskyard_queue_worker';
+
+/** The NOTIFY payload and cache key of a worker. */
+export function workerKey(w: WorkerKey): string {
+  return JSON.stringify([w.taskQueueId, w.workerGroup, w.workerId]);
+}
+
+/**
+ * What this process learned from its latest `recordWorkerSeen` of each worker, so that a worker
+ * calling claimWork again and again costs no statement: within SEEN_REFRESH_MS the statement
+ * would write nothing and only read the quarantine. A quarantine change notifies WORKER_CHANNEL,
+ * which drops the worker's entry in every process (at once in the process that made it); entries
+ * are only trusted while that LISTEN is up (`enabled`), and all are dropped when it reconnects.
+ */
+export class WorkerSightings {
+  private readonly seen = new Map<string, { at: number; quarantineUntil: Date | undefined }>();
+  /** Bumped by every invalidation: a sighting read across one is not kept. */
+  private generation = 0;
+  enabled = false;
+
+  /** Until when the worker is quarantined (undefined: it is not), recording the sighting if due. */
+  async see(q: Queryable, worker: WorkerKey, now: Date): Promise<Date | undefined> {
+    const key = workerKey(worker);
+    const hit = this.seen.get(key);
+    const t = now.getTime();
+    if (this.enabled && hit && t >= hit.at && t - hit.at < SEEN_REFRESH_MS) {
+      return hit.quarantineUntil && hit.quarantineUntil > now ? hit.quarantineUntil : undefined;
+    }
+    const generation = this.generation;
+    const quarantineUntil = await recordWorkerSeen(q, worker, now);
+    if (this.enabled && generation === this.generation) {
+      if (this.seen.size >= MAX_SIGHTINGS) this.prune(t);
+      this.seen.set(key, { at: t, quarantineUntil });
+    }
+    return quarantineUntil;
+  }
+
+  /** Whether a sighting of the worker is remembered (for tests). */
+  remembers(worker: WorkerKey): boolean {
+    return this.seen.has(workerKey(worker));
+  }
+
+  /** Forgets one worker (`key` from workerKey), or every worker. */
+  invalidate(key?: string): void {
+    this.generation++;
+    if (key === undefined) this.seen.clear();
+    else this.seen.delete(key);
+  }
+
+  private prune(t: number): void {
+    for (const [key, entry] of this.seen) if (t - entry.at >= SEEN_REFRESH_MS) this.seen.delete(key);
+    if (this.seen.size >= MAX_SIGHTINGS) this.seen.clear();
+  }
+}
+
+/** Workers a process remembers sightings of before it prunes (each entry is a few hundred bytes). */
+const MAX_SIGHTINGS = 100_000;
+
 /**
  * Appends claimed runs to the recent tasks of several workers of one task queue (the last 20
  * are kept), and marks them active: one statement for a batch of claims. Workers unknown so far

@@ -106,6 +106,36 @@ describe('Database.transaction', () => {
     const res = await t.db.query<{ v: number }>('SELECT v FROM items WHERE id IN (10, 11) ORDER BY id');
     expect(res.rows.map((r) => r.v)).toEqual([2, 2]);
   });
+
+  it('applies settings to its own transaction only, and refuses a setting that is not a plain name and value', async () => {
+    const setting = async (q: Pick<Database, 'query'>) =>
+      (
+        await q.query<{ sort: string; bitmap: string }>(
+          "SELECT current_setting('enable_sort') AS sort, current_setting('enable_bitmapscan') AS bitmap",
+        )
+      ).rows[0];
+    const inside = await t.db.transaction((tx) => setting(tx), {
+      settings: { enable_sort: 'off', enable_bitmapscan: 'off' },
+    });
+    expect(inside).toEqual({ sort: 'off', bitmap: 'off' });
+    // Every pooled connection is back to the defaults afterwards.
+    const after = await Promise.all(Array.from({ length: 5 }, () => t.db.transaction((tx) => setting(tx))));
+    for (const s of after) expect(s).toEqual({ sort: 'on', bitmap: 'on' });
+    const ran = vi.fn();
+    await expect(
+      t.db.transaction(ran, { settings: { 'enable_sort = on; DROP TABLE items; --': 'off' } }),
+    ).rejects.toThrow(/invalid transaction setting/);
+    await expect(
+      t.db.transaction(ran, { settings: { enable_sort: "off'; DROP TABLE items; --" } }),
+    ).rejects.toThrow(/invalid transaction setting/);
+    expect(ran).not.toHaveBeenCalled();
+    expect(await count()).toBeGreaterThan(0);
+  });
+
+  it('runs its connections without JIT compilation', async () => {
+    const res = await t.db.query<{ jit: string }>("SELECT current_setting('jit') AS jit");
+    expect(res.rows[0].jit).toBe('off');
+  });
 });
 
 describe('Database.listen and notify', () => {

@@ -3,6 +3,7 @@ import { workClaimerFor } from '../../../src/services/queue/work-claimer.ts';
 import { rejection } from '../../helpers/clients.ts';
 import { newTaskId, queueClient, taskDef } from '../../helpers/queue.ts';
 import { startTestTaskyard, type TestTaskyard } from '../../helpers/taskyard.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 let ty: TestTaskyard;
 beforeAll(async () => {
@@ -308,6 +309,45 @@ describe('claiming and resolving', () => {
     }
     expect((await queueClient(ty).status(taskId)).status.state).toBe('pending');
     expect((await claimOne(tq)).status.taskId).toBe(taskId);
+  });
+
+  it('holds back a worker from its next claimWork once quarantined, in this process and in another', async () => {
+    const tq = newQueue();
+    const w = { workerGroup: 'wg', workerId: `q${Math.random().toString(36).slice(2, 8)}` };
+    const other = await startTestTaskyard({ database: ty.testDb, config: ty.config });
+    try {
+      const claimers = [ty, other].map((t) => workClaimerFor(t.taskyard.queue!.context));
+      for (const t of [ty, other]) {
+        await createIn(tq);
+        const { tasks } = await queueClient(t).claimWork(tq, { ...w, tasks: 1 });
+        expect(tasks).toHaveLength(1);
+      }
+      // Both processes remember the worker as not quarantined: their next claimWork reads nothing.
+      for (const c of claimers) expect(c.sightings.remembers({ taskQueueId: tq, ...w })).toBe(true);
+      await queueClient(ty).quarantineWorker(tq.split('/')[0], tq.split('/')[1], w.workerGroup, w.workerId, {
+        quarantineUntil: new Date(ty.clock.now.getTime() + 3600_000).toJSON(),
+      });
+      expect(claimers[0].sightings.remembers({ taskQueueId: tq, ...w })).toBe(false);
+      await waitFor(
+        async () => (claimers[1].sightings.remembers({ taskQueueId: tq, ...w }) ? undefined : true),
+        'the other process to hear of the quarantine',
+        10_000,
+      );
+      const taskId = await createIn(tq);
+      for (const t of [ty, other]) {
+        const settings = t.taskyard.queue!.context.settings;
+        const timeout = settings.claimWorkTimeoutMs;
+        settings.claimWorkTimeoutMs = 300;
+        try {
+          expect((await queueClient(t).claimWork(tq, { ...w, tasks: 1 })).tasks).toEqual([]);
+        } finally {
+          settings.claimWorkTimeoutMs = timeout;
+        }
+      }
+      expect((await queueClient(ty).status(taskId)).status.state).toBe('pending');
+    } finally {
+      await other.stop();
+    }
   });
 
   it('answers 500 naming the missing static client when the queue has no credentials, and claims nothing', async () => {
