@@ -85,7 +85,7 @@ export async function chain(ctx: BenchContext): Promise<ScenarioResult> {
         unit: 'ms',
         target: { op: '<', value: 100 },
       },
-      { name: 'chain: resolved → pending p99 (server)', value: quantile(server, 0.99), unit: 'ms' },
+      { name: 'chain: resolved → scheduled p99 (server)', value: quantile(server, 0.99), unit: 'ms' },
       { name: 'chain: whole chain', value: n / total, unit: 'tasks/s' },
     ],
     notes: [],
@@ -113,24 +113,21 @@ export async function fanOut(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     figures: [
       {
-        name: 'fan-out: first claimed',
+        // Every dependent becomes pending in the one transaction that commits the gate's
+        // dependents, so the first claim is when all of them became claimable.
+        name: 'fan-out: completed → all claimable (first claimed)',
         value: client.reduce((a, b) => Math.min(a, b), Number.POSITIVE_INFINITY),
-        unit: 'ms',
-      },
-      { name: 'fan-out: dependency → claimed p50', value: quantile(client, 0.5), unit: 'ms' },
-      { name: 'fan-out: dependency → claimed p99', value: quantile(client, 0.99), unit: 'ms' },
-      { name: 'fan-out: resolved → pending p50 (server)', value: quantile(server, 0.5), unit: 'ms' },
-      {
-        name: 'fan-out: resolved → pending p99 (server)',
-        value: quantile(server, 0.99),
         unit: 'ms',
         target: { op: '<', value: 100 },
       },
-      { name: 'fan-out: all pending (server)', value: maxOf(server), unit: 'ms' },
+      { name: 'fan-out: dependency → claimed p50', value: quantile(client, 0.5), unit: 'ms' },
+      { name: 'fan-out: dependency → claimed p99', value: quantile(client, 0.99), unit: 'ms' },
+      { name: 'fan-out: resolved → scheduled p99 (server)', value: quantile(server, 0.99), unit: 'ms' },
     ],
     notes: [
       `fan-out: ${n} dependents for ${ctx.opts.workers} workers, so "dependency → claimed" includes waiting for a free worker; ` +
-        'the target applies to the dependency loop itself (resolved → pending, by the server clock)',
+        'the target applies to the moment the dependents are claimable: the first claim after the gate completed ' +
+        '(all are made pending in one commit). "scheduled" is the time the dependency loop decided, before it wrote them.',
     ],
     details: { tasks: n, workers: ctx.opts.workers },
   };
@@ -176,7 +173,7 @@ export async function fanIn(ctx: BenchContext): Promise<ScenarioResult> {
         unit: 'ms',
         target: { op: '<', value: 1000 },
       },
-      { name: 'fan-in: resolved → pending (server)', value: final.scheduled - lastResolved, unit: 'ms' },
+      { name: 'fan-in: resolved → scheduled (server)', value: final.scheduled - lastResolved, unit: 'ms' },
     ],
     notes: [],
     details: { dependencies: n, workers: ctx.opts.workers },

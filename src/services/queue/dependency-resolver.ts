@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/index.ts';
-import { scheduleTasks } from './transitions.ts';
+import { taskColumnsOf } from './db.ts';
+import type { TaskRecord } from './task-record.ts';
+import { queueScheduled } from './transitions.ts';
 
 /**
  * The dependency loop: takes resolutions recorded by resolveRun (queue_resolved_tasks), marks
@@ -84,8 +86,10 @@ export class DependencyResolver {
         [limit],
       );
       if (res.rows.length === 0) return 0;
-      // Every edge these resolutions satisfy, and each dependent's counter, in one statement.
-      const ready = await tx.query<{ taskId: string; unsatisfied: number; unscheduled: boolean }>(
+      // Every edge these resolutions satisfy, each dependent's counter, and the first run of each
+      // dependent that is now ready, in one statement: a dependent's row is written once.
+      const now = this.now();
+      const dependents = await tx.query<TaskRecord & { ready: boolean }>(
         `with r as (
            select * from unnest($1::text[], $2::text[]) as r(task_id, resolution)
          ), sat as (
@@ -96,16 +100,24 @@ export class DependencyResolver {
            returning d.dependent_task_id
          ), counts as (
            select dependent_task_id, count(*)::int as n from sat group by dependent_task_id
+         ), locked as (
+           select t.task_id, c.n,
+             t.unsatisfied - c.n = 0 and t.runs = '[]'::jsonb and not t.resolved and t.deadline > $3 as ready
+           from counts c join queue_tasks t on t.task_id = c.dependent_task_id
+           order by t.task_id
+           for update of t
          )
-         update queue_tasks t set unsatisfied = t.unsatisfied - counts.n
-         from counts where t.task_id = counts.dependent_task_id
-         returning t.task_id as "taskId", t.unsatisfied, t.runs = '[]'::jsonb as unscheduled`,
-        [res.rows.map((r) => r.taskId), res.rows.map((r) => r.resolution)],
+         update queue_tasks t set unsatisfied = t.unsatisfied - locked.n,
+           runs = case when locked.ready then jsonb_build_array(jsonb_build_object(
+             'runId', 0, 'state', 'pending', 'reasonCreated', 'scheduled', 'scheduled', $4::text))
+             else t.runs end
+         from locked where t.task_id = locked.task_id
+         returning locked.ready, ${taskColumnsOf('t')}`,
+        [res.rows.map((r) => r.taskId), res.rows.map((r) => r.resolution), now, now.toJSON()],
       );
-      await scheduleTasks(
+      await queueScheduled(
         tx,
-        ready.rows.filter((r) => r.unsatisfied === 0 && r.unscheduled).map((r) => r.taskId),
-        this.now(),
+        dependents.rows.filter((r) => r.ready).map(({ ready: _, ...task }) => task),
       );
       return res.rows.length;
     });

@@ -1,5 +1,10 @@
 import { notifyAfterCommit, type Queryable } from '../../platform/db/index.ts';
-import { insertOutboxRows, type OutboxRow } from '../../platform/events/index.ts';
+import {
+  insertOutboxRows,
+  OUTBOX_CHANNEL,
+  type OutboxRow,
+  outboxInsertSql,
+} from '../../platform/events/index.ts';
 import * as db from './db.ts';
 import { type GroupInfo, publishTaskEvent, taskEventRow, taskGroupEventRow } from './events.ts';
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
@@ -49,51 +54,37 @@ export async function scheduleTask(tx: Queryable, task: TaskRecord, now: Date): 
 }
 
 /**
- * scheduleTask for many tasks at once (the dependents a resolution made ready): the tasks locked
- * in task id order, then one statement each to save them, queue their runs and write their
- * events, per chunk of SCHEDULE_CHUNK tasks. Tasks already scheduled, resolved or past their
- * deadline are left alone. Returns how many were scheduled.
+ * Queues tasks whose first run the caller has just set pending in their rows (the dependents a
+ * resolution made ready): their pending entries and task-pending events, SCHEDULE_CHUNK tasks per
+ * statement, and the notifications that wake claimWork.
  */
-export async function scheduleTasks(tx: Queryable, taskIds: string[], now: Date): Promise<number> {
-  let scheduled = 0;
-  const sorted = [...taskIds].sort();
-  for (let i = 0; i < sorted.length; i += SCHEDULE_CHUNK) {
-    const tasks = (await db.getTasks(tx, sorted.slice(i, i + SCHEDULE_CHUNK), { forUpdate: true })).filter(
-      (t) => t.runs.length === 0 && !t.resolved && now < t.deadline,
-    );
-    if (tasks.length === 0) continue;
-    for (const task of tasks) {
-      task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'scheduled', scheduled: now.toJSON() });
-    }
+export async function queueScheduled(tx: Queryable, tasks: readonly TaskRecord[]): Promise<void> {
+  for (let i = 0; i < tasks.length; i += SCHEDULE_CHUNK) {
+    const chunk = tasks.slice(i, i + SCHEDULE_CHUNK);
     await tx.query(
       `with queued as (
          insert into queue_pending (task_queue_id, priority, task_id, run_id)
-         select q, p, id, 0 from unnest($3::text[], $4::int[], $1::text[]) as u(q, p, id)
+         select q, p, id, 0 from unnest($1::text[], $2::int[], $3::text[]) as u(q, p, id)
          on conflict do nothing
        )
-       update queue_tasks t set runs = u.runs from unnest($1::text[], $2::jsonb[]) as u(task_id, runs)
-       where t.task_id = u.task_id`,
+       ${outboxInsertSql('$4')}`,
       [
-        tasks.map((t) => t.taskId),
-        tasks.map((t) => JSON.stringify(t.runs)),
-        tasks.map((t) => t.taskQueueId),
-        tasks.map((t) => priorityRank(t.priority)),
+        chunk.map((t) => t.taskQueueId),
+        chunk.map((t) => priorityRank(t.priority)),
+        chunk.map((t) => t.taskId),
+        JSON.stringify(chunk.map((t) => taskEventRow('task-pending', t, { runId: 0 }))),
       ],
     );
-    await insertOutboxRows(
-      tx,
-      tasks.map((t) => taskEventRow('task-pending', t, { runId: 0 })),
-    );
-    for (const queue of new Set(tasks.map((t) => t.taskQueueId))) {
-      await notifyAfterCommit(tx, 'taskyard_queue_pending', queue);
-    }
-    for (const t of tasks) await notifyAfterCommit(tx, LIVE_LOG_CHANNEL, t.taskId, { localOnly: true });
-    scheduled += tasks.length;
   }
-  return scheduled;
+  if (tasks.length === 0) return;
+  await notifyAfterCommit(tx, OUTBOX_CHANNEL, '');
+  for (const queue of new Set(tasks.map((t) => t.taskQueueId))) {
+    await notifyAfterCommit(tx, 'taskyard_queue_pending', queue);
+  }
+  for (const t of tasks) await notifyAfterCommit(tx, LIVE_LOG_CHANNEL, t.taskId, { localOnly: true });
 }
 
-/** How many tasks scheduleTasks writes per statement. */
+/** How many tasks queueScheduled writes per statement. */
 const SCHEDULE_CHUNK = 1000;
 
 /** The in-memory part of a claim: the run is running on `worker` until `takenUntil`. */
