@@ -71,18 +71,14 @@ export async function recordWorkerSeen(
        where provisioner_id = $4 and last_date_active < $9
      ), w_new as (
        insert into queue_workers (task_queue_id, worker_group, worker_id, expires, first_claim, last_date_active, recent_tasks)
-       values ($1, $2, $3, $5, $6, $6,
-         (select coalesce(jsonb_agg(e order by i), '[]'::jsonb) from (
-            select e, i from jsonb_array_elements($7::jsonb) with ordinality as a(e, i) order by i desc limit $8) s))
+       values ($1, $2, $3, $5, $6, $6, ${lastOf('$7::jsonb', '$8')})
        on conflict (task_queue_id, worker_group, worker_id) do nothing
      ), w_old as (
        update queue_workers
          set expires = greatest(expires, $5),
              last_date_active = $6,
              recent_tasks = case when jsonb_array_length($7::jsonb) = 0 then recent_tasks else
-               (select coalesce(jsonb_agg(e order by i), '[]'::jsonb) from (
-                  select e, i from jsonb_array_elements(recent_tasks || $7::jsonb) with ordinality as a(e, i)
-                  order by i desc limit $8) s) end
+               ${lastOf('recent_tasks || $7::jsonb', '$8')} end
        where task_queue_id = $1 and worker_group = $2 and worker_id = $3
          and (last_date_active < $9 or jsonb_array_length($7::jsonb) > 0)
      )
@@ -102,6 +98,11 @@ export async function recordWorkerSeen(
   );
   const until = res.rows[0]?.quarantineUntil;
   return until && until > now ? until : undefined;
+}
+
+/** SQL for the last `n` elements (an integer parameter) of the JSON array `array`, in order. */
+function lastOf(array: string, n: string): string {
+  return `jsonb_path_query_array(${array}, '$[last - $n + 1 to last]', jsonb_build_object('n', ${n}::int))`;
 }
 
 /** Notified (after commit) with a worker's `workerKey` when its quarantine changes. */
@@ -193,18 +194,14 @@ export async function recordWorkersClaimed(
        select * from unnest($2::text[], $3::text[], $4::jsonb[]) as i(worker_group, worker_id, recent)
      ), w_new as (
        insert into queue_workers (task_queue_id, worker_group, worker_id, expires, first_claim, last_date_active, recent_tasks)
-       select $1, i.worker_group, i.worker_id, $5, $6, $6,
-         (select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from (
-            select e, n from jsonb_array_elements(i.recent) with ordinality as a(e, n) order by n desc limit $7) s)
+       select $1, i.worker_group, i.worker_id, $5, $6, $6, ${lastOf('i.recent', '$7')}
        from input i
        on conflict (task_queue_id, worker_group, worker_id) do nothing
      )
      update queue_workers w
        set expires = greatest(w.expires, $5),
            last_date_active = $6,
-           recent_tasks = (select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from (
-             select e, n from jsonb_array_elements(w.recent_tasks || i.recent) with ordinality as a(e, n)
-             order by n desc limit $7) s)
+           recent_tasks = ${lastOf('w.recent_tasks || i.recent', '$7')}
      from input i
      where w.task_queue_id = $1 and w.worker_group = i.worker_group and w.worker_id = i.worker_id`,
     [
