@@ -252,17 +252,31 @@ async function main(): Promise<number> {
         const before = await sample();
         const record: ScenarioRecord = { name };
         records.push(record);
+        // Sessions come and go during a scenario (the pool closes idle connections and opens new
+        // ones): each is sampled every second, so one that ended before the scenario did still
+        // counts, up to its last sample.
+        const sessions = new Map<number, number>(before.postgres);
+        const watchSessions = setInterval(() => {
+          void postgresPids().then((pids) => {
+            for (const pid of pids) {
+              const cpu = procCpuSeconds(pid);
+              if (cpu !== undefined) sessions.set(pid, cpu);
+            }
+          });
+        }, 1000);
         try {
           record.result = await SCENARIOS[name](ctx);
           ctx.checkServer();
         } catch (err) {
           record.error = (err as Error)?.message ?? String(err);
+        } finally {
+          clearInterval(watchSessions);
         }
         const after = await sample();
+        for (const [pid, cpu] of after.postgres) sessions.set(pid, cpu);
         let postgres = 0;
         // A session that began during the scenario counts whole.
-        for (const [pid, cpu] of after.postgres)
-          postgres += Math.max(0, cpu - (before.postgres.get(pid) ?? 0));
+        for (const [pid, cpu] of sessions) postgres += Math.max(0, cpu - (before.postgres.get(pid) ?? 0));
         const cpu: CpuUse = {
           seconds: (after.at - before.at) / 1000,
           server: after.server - before.server,

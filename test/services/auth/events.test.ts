@@ -92,7 +92,8 @@ describeAmqp('auth events on RabbitMQ', () => {
   let conn: amqp.ChannelModel;
   beforeAll(async () => {
     bus = await AmqpBus.connect(amqpUrl()!);
-    ty = await startTestTaskyard({ bus });
+    // Not notify or index: their durable queues on this broker belong to their own AMQP suites.
+    ty = await startTestTaskyard({ bus, services: ['auth'] });
     conn = await amqp.connect(amqpUrl()!);
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import taskcluster from 'taskcluster-client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AmqpBus } from '../../../src/platform/events/index.ts';
+import { INDEX_QUEUE_NAME } from '../../../src/services/index/task-events.ts';
 import { newTaskId, queueClient, taskDef } from '../../helpers/queue.ts';
 import { amqpUrl, describeAmqp } from '../../helpers/services.ts';
 import { startTestTaskyard, type TestTaskyard } from '../../helpers/taskyard.ts';
@@ -10,10 +11,14 @@ describeAmqp('the index consuming queue events from RabbitMQ', () => {
   let bus: AmqpBus;
   beforeAll(async () => {
     bus = await AmqpBus.connect(amqpUrl()!);
-    ty = await startTestTaskyard({ bus });
+    // Not notify: its durable queues on this broker belong to the notify AMQP suite.
+    ty = await startTestTaskyard({ bus, services: ['auth', 'queue', 'index'] });
   });
   afterAll(async () => {
     await ty?.stop();
+    // Durable queues outlive their consumers: left behind, they would fill with every later
+    // run's events on this broker.
+    await bus?.deleteQueue(INDEX_QUEUE_NAME);
     await bus?.close();
   });
 

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AmqpBus, type Consumer, type DeliveredMessage } from '../../../src/platform/events/index.ts';
+import { NOTIFY_GROUP_QUEUE_NAME } from '../../../src/services/notify/group-events.ts';
+import { NOTIFY_TASK_QUEUE_NAME } from '../../../src/services/notify/task-events.ts';
 import { newTaskId, queueClient, taskDef } from '../../helpers/queue.ts';
 import { amqpUrl, describeAmqp } from '../../helpers/services.ts';
 import { startTestTaskyard, type TestTaskyard } from '../../helpers/taskyard.ts';
@@ -32,6 +34,10 @@ describeAmqp('notify over RabbitMQ', () => {
   afterAll(async () => {
     await consumer?.close();
     await ty?.stop();
+    // Durable queues outlive their consumers: left behind, they would fill with every later
+    // run's events on this broker.
+    for (const name of [queueName, NOTIFY_TASK_QUEUE_NAME, NOTIFY_GROUP_QUEUE_NAME])
+      await bus?.deleteQueue(name);
     await bus?.close();
     await smtp?.close();
   });

@@ -11,7 +11,8 @@ describeAmqp('queue events on RabbitMQ, as a plain AMQP consumer sees them', () 
   let conn: amqp.ChannelModel;
   beforeAll(async () => {
     bus = await AmqpBus.connect(amqpUrl()!);
-    ty = await startTestTaskyard({ bus });
+    // Not notify or index: their durable queues on this broker belong to their own AMQP suites.
+    ty = await startTestTaskyard({ bus, services: ['auth', 'queue'] });
     conn = await amqp.connect(amqpUrl()!);
   });
   afterAll(async () => {
