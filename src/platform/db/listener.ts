@@ -8,6 +8,11 @@ export interface ListenOptions {
    * that relies on them as a wake-up signal must re-check its state here.
    */
   onReconnect?: () => void;
+  /**
+   * Called as soon as the connection is found lost, before reconnecting: from then until
+   * onReconnect, notifications are being missed.
+   */
+  onLost?: () => void;
 }
 
 export interface ListenerConfig {
@@ -104,6 +109,7 @@ export class Listener {
     }
     this.client = null;
     this.cfg.logger.warn({ err, channel: this.cfg.channel }, 'LISTEN connection lost; reconnecting');
+    this.safeCall(() => this.cfg.options.onLost?.());
     client.removeAllListeners('end');
     client.end().catch(() => undefined);
     this.scheduleReconnect();

@@ -313,19 +313,31 @@ export function workerEndpoints(ctx: QueueContext): EndpointDeclaration[] {
           updatedAt: now.toJSON(),
           quarantineInfo: body.quarantineInfo ?? '[unspecified]',
         };
+        const key = {
+          taskQueueId: `${params.provisionerId}/${params.workerType}`,
+          workerGroup: params.workerGroup,
+          workerId: params.workerId,
+        };
+        // The notification that makes every process forget its sighting of the worker is sent
+        // by the same statement, so it cannot be lost once the quarantine is committed.
         const res = await ctx.database.query<WorkerRow>(
-          `update queue_workers set quarantine_until = $4,
-             quarantine_details = quarantine_details || jsonb_build_array($5::jsonb),
-             expires = greatest(expires, $6)
-           where task_queue_id = $1 and worker_group = $2 and worker_id = $3
-           returning ${workerColumns}`,
+          `with w as (
+             update queue_workers set quarantine_until = $4,
+               quarantine_details = quarantine_details || jsonb_build_array($5::jsonb),
+               expires = greatest(expires, $6)
+             where task_queue_id = $1 and worker_group = $2 and worker_id = $3
+             returning ${workerColumns}
+           )
+           select w.*, pg_notify($7, $8) from w`,
           [
-            `${params.provisionerId}/${params.workerType}`,
-            params.workerGroup,
-            params.workerId,
+            key.taskQueueId,
+            key.workerGroup,
+            key.workerId,
             quarantineUntil,
             JSON.stringify(detail),
             new Date(now.getTime() + DAY_MS),
+            WORKER_CHANNEL,
+            workerKey(key),
           ],
         );
         const row = res.rows[0];
@@ -335,8 +347,8 @@ export function workerEndpoints(ctx: QueueContext): EndpointDeclaration[] {
             `worker ${params.workerGroup}/${params.workerId} of task queue ${params.provisionerId}/${params.workerType} not found: only a worker that has claimed work (or was declared) can be quarantined`,
           );
         }
-        // claimWork's sightings of this worker, in every process, are stale now.
-        await notifyAfterCommit(ctx.database, WORKER_CHANNEL, workerKey(row));
+        // This process forgets its sighting before answering (the notification comes back later).
+        await notifyAfterCommit(ctx.database, WORKER_CHANNEL, workerKey(key), { localOnly: true });
         return workerJson(row);
       },
     }),

@@ -65,10 +65,10 @@ export async function claimPending(
  * itself when its statistics on queue_pending are current. With stale or no statistics (autovacuum
  * off or behind: the table churns) it estimates a handful of rows, joins every pending entry of
  * the queue and sorts them all: 30 ms per pick with a thousand pending. Without sorts and bitmap
- * scans to choose from, it takes the index. (Connections run without JIT, which the inflated cost
- * estimates of a statement that must sort anyway would otherwise set off.)
+ * scans to choose from, it takes the index. No JIT either (connections run without it anyway):
+ * the inflated cost estimate of a statement that must sort regardless would set it off.
  */
-export const CLAIM_SETTINGS = { enable_sort: 'off', enable_bitmapscan: 'off' } as const;
+export const CLAIM_SETTINGS = { enable_sort: 'off', enable_bitmapscan: 'off', jit: 'off' } as const;
 
 /**
  * Claims pending runs of a task queue for several requests at once, `count` runs each at most,
@@ -200,7 +200,15 @@ export class WorkClaimer {
         onReconnect: () => this.dispatchAll(),
       }),
       database.listen(WORKER_CHANNEL, (key) => this.sightings.invalidate(key), {
-        onReconnect: () => this.sightings.invalidate(),
+        // While the LISTEN is down quarantines are missed: no sighting is trusted until it is back.
+        onLost: () => {
+          this.sightings.enabled = false;
+          this.sightings.invalidate();
+        },
+        onReconnect: () => {
+          this.sightings.invalidate();
+          this.sightings.enabled = true;
+        },
       }),
     ])
       .then((results) => {

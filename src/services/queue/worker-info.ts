@@ -116,9 +116,10 @@ export function workerKey(w: WorkerKey): string {
 /**
  * What this process learned from its latest `recordWorkerSeen` of each worker, so that a worker
  * calling claimWork again and again costs no statement: within SEEN_REFRESH_MS the statement
- * would write nothing and only read the quarantine. A quarantine change notifies WORKER_CHANNEL,
- * which drops the worker's entry in every process (at once in the process that made it); entries
- * are only trusted while that LISTEN is up (`enabled`), and all are dropped when it reconnects.
+ * would write nothing and only read the quarantine. A quarantine change notifies WORKER_CHANNEL
+ * (in the quarantining statement itself), which drops the worker's entry in every process (at
+ * once in the process that made it); entries are only trusted while that LISTEN is up
+ * (`enabled`, off from the moment the connection is found lost until it is back).
  */
 export class WorkerSightings {
   private readonly seen = new Map<string, { at: number; quarantineUntil: Date | undefined }>();
@@ -188,7 +189,19 @@ export async function recordWorkersClaimed(
     entry.recent.push({ taskId: c.taskId, runId: c.runId });
   }
   if (byWorker.size === 0) return;
-  const workers = [...byWorker.values()];
+  // In one order everywhere, so claim transactions of one queue in flight together do not
+  // deadlock on each other's worker rows.
+  const workers = [...byWorker.values()].sort((a, b) =>
+    a.workerGroup === b.workerGroup
+      ? a.workerId < b.workerId
+        ? -1
+        : a.workerId > b.workerId
+          ? 1
+          : 0
+      : a.workerGroup < b.workerGroup
+        ? -1
+        : 1,
+  );
   await q.query(
     `with input as (
        select * from unnest($2::text[], $3::text[], $4::jsonb[]) as i(worker_group, worker_id, recent)

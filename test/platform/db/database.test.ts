@@ -198,16 +198,24 @@ describe('Database.listen and notify', () => {
     }
   });
 
-  it('keeps listening after its connection is killed, and says so', async () => {
+  it('keeps listening after its connection is killed, and says when it was lost and when it is back', async () => {
     const got: string[] = [];
     let reconnects = 0;
-    const stop = await t.db.listen('resilient_chan', (p) => got.push(p), { onReconnect: () => reconnects++ });
+    const events: string[] = [];
+    const stop = await t.db.listen('resilient_chan', (p) => got.push(p), {
+      onLost: () => events.push('lost'),
+      onReconnect: () => {
+        reconnects++;
+        events.push('back');
+      },
+    });
     const killed = await t.db.query(
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
        WHERE datname = current_database() AND query = 'LISTEN "resilient_chan"'`,
     );
     expect(killed.rowCount).toBe(1);
     await vi.waitFor(() => expect(reconnects).toBe(1), { timeout: 10_000 });
+    expect(events).toEqual(['lost', 'back']);
     await t.db.notify('resilient_chan', 'after');
     await vi.waitFor(() => expect(got).toEqual(['after']));
     await stop();

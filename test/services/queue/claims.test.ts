@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Database } from '../../../src/platform/db/database.ts';
 import { workClaimerFor } from '../../../src/services/queue/work-claimer.ts';
 import { rejection } from '../../helpers/clients.ts';
 import { newTaskId, queueClient, taskDef } from '../../helpers/queue.ts';
@@ -314,7 +315,13 @@ describe('claiming and resolving', () => {
   it('holds back a worker from its next claimWork once quarantined, in this process and in another', async () => {
     const tq = newQueue();
     const w = { workerGroup: 'wg', workerId: `q${Math.random().toString(36).slice(2, 8)}` };
-    const other = await startTestTaskyard({ database: ty.testDb, config: ty.config });
+    // Another server on the same database, with connections (and LISTENs) of its own, as a
+    // second process would have: only PostgreSQL's NOTIFY reaches it.
+    const otherDb = new Database({ url: ty.testDb.url });
+    const other = await startTestTaskyard({
+      database: { ...ty.testDb, db: otherDb, drop: async () => undefined },
+      config: ty.config,
+    });
     try {
       const claimers = [ty, other].map((t) => workClaimerFor(t.taskyard.queue!.context));
       for (const t of [ty, other]) {
@@ -347,6 +354,7 @@ describe('claiming and resolving', () => {
       expect((await queueClient(ty).status(taskId)).status.state).toBe('pending');
     } finally {
       await other.stop();
+      await otherDb.close();
     }
   });
 

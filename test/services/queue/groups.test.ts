@@ -61,16 +61,19 @@ describe('task groups', () => {
   });
 
   it('seals a group, which then takes no new task, and announces it once', async () => {
-    const { taskGroupId } = await makeGroup(1);
+    const { taskGroupId, taskIds } = await makeGroup(1);
     const queue = queueClient(ty);
     const sealed = await queue.sealTaskGroup(taskGroupId);
     expect(sealed.sealed).toBeDefined();
     expect((await queue.sealTaskGroup(taskGroupId)).sealed).toBe(sealed.sealed);
-    const refused = newTaskId();
-    const err = await rejection(queue.createTask(refused, taskDef(ty, { taskGroupId })));
-    expect(err.statusCode).toBe(409);
-    expect(err.message).toContain(`task group ${taskGroupId} is sealed`);
-    expect((await rejection(queue.task(refused))).statusCode).toBe(404);
+    // Without dependencies (one statement) and with one (a transaction): both refused whole.
+    for (const dependencies of [[], [taskIds[0]]]) {
+      const refused = newTaskId();
+      const err = await rejection(queue.createTask(refused, taskDef(ty, { taskGroupId, dependencies })));
+      expect(err.statusCode).toBe(409);
+      expect(err.message).toContain(`task group ${taskGroupId} is sealed`);
+      expect((await rejection(queue.task(refused))).statusCode).toBe(404);
+    }
     const group = await ty.testDb.db.query(
       'select unresolved from queue_task_groups where task_group_id = $1',
       [taskGroupId],

@@ -103,6 +103,8 @@ describe('creating tasks', () => {
     const taskGroupId = newTaskId();
     const first = newTaskId();
     await queue.createTask(first, taskDef(ty, { taskGroupId }));
+    // Resolved, so that a task depending on it (requires all-resolved) would be pending at once.
+    await queue.cancelTask(first);
     const groupRow = async () =>
       (
         await ty.testDb.db.query(
@@ -111,12 +113,15 @@ describe('creating tasks', () => {
         )
       ).rows[0];
     const before = await groupRow();
-    expect(before).toEqual({ unresolved: 1, schedulerId: 'test-sched' });
+    expect(before).toEqual({ unresolved: 0, schedulerId: 'test-sched' });
     // Without dependencies (one statement) and with one (a transaction): both refused whole.
     for (const dependencies of [[], [first]]) {
       const refused = newTaskId();
       const err = await rejection(
-        queue.createTask(refused, taskDef(ty, { taskGroupId, schedulerId: 'another', dependencies })),
+        queue.createTask(
+          refused,
+          taskDef(ty, { taskGroupId, schedulerId: 'another', dependencies, requires: 'all-resolved' }),
+        ),
       );
       expect(err.statusCode).toBe(409);
       expect(err.message).toContain(`task group ${taskGroupId} belongs to schedulerId test-sched`);
