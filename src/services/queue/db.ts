@@ -3,6 +3,9 @@ import { OUTBOX_CHANNEL, type OutboxRow, outboxInsertSql } from '../../platform/
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import { type Run, type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 
+/** Notified (payload: the taskQueueId) when a run becomes pending; claimWork listens. */
+export const PENDING_CHANNEL = 'taskyard_queue_pending';
+
 /** The task columns as TaskRecord fields, each qualified with `alias` when given (for joins). */
 export function taskColumnsOf(alias?: string): string {
   const c = (name: string) => (alias ? `${alias}.${name}` : name);
@@ -129,7 +132,7 @@ export async function insertNewTask(
   const inserted = res.rows[0].inserted;
   if (inserted) {
     // Wakes claimWork calls waiting on this queue, in this or any process, once committed.
-    if (opts.pending) await notifyAfterCommit(q, 'taskyard_queue_pending', t.taskQueueId);
+    if (opts.pending) await notifyAfterCommit(q, PENDING_CHANNEL, t.taskQueueId);
     if (opts.events.length) await notifyAfterCommit(q, OUTBOX_CHANNEL, '');
   }
   return inserted;
@@ -199,7 +202,7 @@ export async function addPending(
     [task.taskQueueId, rank, task.taskId, runId],
   );
   // Wakes claimWork calls waiting on this queue, in this or any process, once committed.
-  await notifyAfterCommit(q, 'taskyard_queue_pending', task.taskQueueId);
+  await notifyAfterCommit(q, PENDING_CHANNEL, task.taskQueueId);
 }
 
 export async function removePending(q: Queryable, taskId: string, runId: number): Promise<void> {

@@ -79,7 +79,7 @@ export async function queueScheduled(tx: Queryable, tasks: readonly TaskRecord[]
   if (tasks.length === 0) return;
   await notifyAfterCommit(tx, OUTBOX_CHANNEL, '');
   for (const queue of new Set(tasks.map((t) => t.taskQueueId))) {
-    await notifyAfterCommit(tx, 'taskyard_queue_pending', queue);
+    await notifyAfterCommit(tx, db.PENDING_CHANNEL, queue);
   }
   for (const t of tasks) await notifyAfterCommit(tx, LIVE_LOG_CHANNEL, t.taskId, { localOnly: true });
 }

@@ -10,8 +10,6 @@ import { type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 import { markClaimed } from './transitions.ts';
 import { recordWorkersClaimed, WORKER_CHANNEL, WorkerSightings } from './worker-info.ts';
 
-/** The channel db.addPending notifies (payload: the taskQueueId) when a run becomes pending. */
-export const PENDING_CHANNEL = 'taskyard_queue_pending';
 /** Waiting claims re-check the pending queue this often even without a notification. */
 const FALLBACK_POLL_MS = 2000;
 /** The most claim requests of one task queue written in one transaction. */
@@ -196,19 +194,13 @@ export class WorkClaimer {
     if (this.stopped) return;
     const { database } = this.ctx;
     this.listening ??= Promise.allSettled([
-      database.listen(PENDING_CHANNEL, (taskQueueId) => this.dispatch(taskQueueId), {
+      database.listen(db.PENDING_CHANNEL, (taskQueueId) => this.dispatch(taskQueueId), {
         onReconnect: () => this.dispatchAll(),
       }),
       database.listen(WORKER_CHANNEL, (key) => this.sightings.invalidate(key), {
         // While the LISTEN is down quarantines are missed: no sighting is trusted until it is back.
-        onLost: () => {
-          this.sightings.enabled = false;
-          this.sightings.invalidate();
-        },
-        onReconnect: () => {
-          this.sightings.invalidate();
-          this.sightings.enabled = true;
-        },
+        onLost: () => this.sightings.suspend(),
+        onReconnect: () => this.sightings.resume(),
       }),
     ])
       .then((results) => {
@@ -220,7 +212,7 @@ export class WorkClaimer {
       .then(
         (unlistens) => {
           const unlisten = async () => {
-            this.sightings.enabled = false;
+            this.sightings.suspend();
             await Promise.all(unlistens.map((u) => u()));
           };
           if (this.stopped) {
@@ -228,8 +220,7 @@ export class WorkClaimer {
             return;
           }
           this.unlisten = unlisten;
-          this.sightings.invalidate();
-          this.sightings.enabled = true;
+          this.sightings.resume();
         },
         (err) => {
           this.ctx.logger.warn({ err }, 'cannot LISTEN for pending work; claimWork falls back to polling');

@@ -119,13 +119,14 @@ export function workerKey(w: WorkerKey): string {
  * would write nothing and only read the quarantine. A quarantine change notifies WORKER_CHANNEL
  * (in the quarantining statement itself), which drops the worker's entry in every process (at
  * once in the process that made it); entries are only trusted while that LISTEN is up
- * (`enabled`, off from the moment the connection is found lost until it is back).
+ * (`resume` to `suspend`: off from the moment the connection is found lost until it is back).
  */
 export class WorkerSightings {
   private readonly seen = new Map<string, { at: number; quarantineUntil: Date | undefined }>();
   /** Bumped by every invalidation: a sighting read across one is not kept. */
   private generation = 0;
-  enabled = false;
+  /** Whether quarantine changes are being heard (see suspend and resume). */
+  private enabled = false;
 
   /** Until when the worker is quarantined (undefined: it is not), recording the sighting if due. */
   async see(q: Queryable, worker: WorkerKey, now: Date): Promise<Date | undefined> {
@@ -147,6 +148,18 @@ export class WorkerSightings {
   /** Whether a sighting of the worker is remembered (for tests). */
   remembers(worker: WorkerKey): boolean {
     return this.seen.has(workerKey(worker));
+  }
+
+  /** Quarantine changes may be missed from now on (no LISTEN yet, or it was lost): trust nothing. */
+  suspend(): void {
+    this.enabled = false;
+    this.invalidate();
+  }
+
+  /** Quarantine changes are heard again: remember sightings from now on. */
+  resume(): void {
+    this.invalidate();
+    this.enabled = true;
   }
 
   /** Forgets one worker (`key` from workerKey), or every worker. */
@@ -191,17 +204,7 @@ export async function recordWorkersClaimed(
   if (byWorker.size === 0) return;
   // In one order everywhere, so claim transactions of one queue in flight together do not
   // deadlock on each other's worker rows.
-  const workers = [...byWorker.values()].sort((a, b) =>
-    a.workerGroup === b.workerGroup
-      ? a.workerId < b.workerId
-        ? -1
-        : a.workerId > b.workerId
-          ? 1
-          : 0
-      : a.workerGroup < b.workerGroup
-        ? -1
-        : 1,
-  );
+  const workers = [...byWorker.keys()].sort().map((key) => byWorker.get(key)!);
   await q.query(
     `with input as (
        select * from unnest($2::text[], $3::text[], $4::jsonb[]) as i(worker_group, worker_id, recent)
