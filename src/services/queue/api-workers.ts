@@ -32,10 +32,11 @@ const workerParams = { ...workerTypeParams, workerGroup: identifierPattern, work
 
 /** Task queues, provisioners, worker types and workers; pending and claimed counts and lists. */
 export function workerEndpoints(ctx: QueueContext): EndpointDeclaration[] {
+  // Gated entries (migration 0012) are not counted nor listed: their tasks are still unscheduled.
   const pendingCount = async (taskQueueId: string): Promise<number> => {
     const res = await ctx.database.query<{ n: number }>(
       `select count(*)::int as n from queue_pending p join queue_tasks t on t.task_id = p.task_id
-       where p.task_queue_id = $1 and t.deadline > $2`,
+       where p.task_queue_id = $1 and p.gate is null and t.deadline > $2`,
       [taskQueueId, ctx.now()],
     );
     return res.rows[0].n;
@@ -135,7 +136,8 @@ export function workerEndpoints(ctx: QueueContext): EndpointDeclaration[] {
         const res = await ctx.database.query<{ taskId: string; runId: number; inserted: string }>(
           `select p.task_id as "taskId", p.run_id as "runId", p.inserted::text as inserted
            from queue_pending p join queue_tasks t on t.task_id = p.task_id
-           where p.task_queue_id = $1 and t.deadline > $2 and ($3::bigint is null or p.inserted > $3)
+           where p.task_queue_id = $1 and p.gate is null and t.deadline > $2
+             and ($3::bigint is null or p.inserted > $3)
            order by p.inserted limit $4`,
           [params.taskQueueId, ctx.now(), after?.inserted ?? null, limit + 1],
         );

@@ -195,9 +195,16 @@ async function insertCreated(
     task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'scheduled', scheduled: now.toJSON() });
     events.push(taskEventRow('task-pending', task, { runId: 0 }));
   }
+  // Waiting on exactly one dependency: a pending entry gated on it, claimable once it resolves.
+  const waitingOn = edges.filter((e) => !e.satisfied);
+  const gate =
+    !schedule && task.unsatisfied === 1 && waitingOn.length === 1 && task.runs.length === 0
+      ? waitingOn[0].requiredTaskId
+      : undefined;
+  const rank = priorityRank(task.priority);
   const inserted = await db.insertNewTask(q, task, {
     groupExpires: new Date(task.expires.getTime() + GROUP_EXPIRY_MARGIN_MS),
-    pending: schedule ? { rank: priorityRank(task.priority) } : undefined,
+    pending: schedule ? { rank } : gate ? { rank, gate } : undefined,
     events,
   });
   if (!inserted) return undefined;

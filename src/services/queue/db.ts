@@ -60,8 +60,8 @@ export const REFUSED_SEALED = 'taskyard:group-sealed';
 /**
  * Inserts a new task with everything that goes with it, in one statement (one round trip, and
  * atomic without a transaction around it): the task row; its group, created or counted
- * (`unresolved + 1`) and locked; with `pending`, the pending entry of its first run; and its
- * events. When the task id exists already, nothing is written and false is returned. When the
+ * (`unresolved + 1`) and locked; with `pending`, the pending entry of its first run (claimable, or
+ * gated on the one dependency it waits for); and its events. When the task id exists already, nothing is written and false is returned. When the
  * group belongs to another schedulerId or is sealed, the statement raises P0001 with
  * REFUSED_OTHER_SCHEDULER (detail: the group's schedulerId) or REFUSED_SEALED and nothing is
  * written. Notifies claimers and the event relays after commit.
@@ -69,7 +69,12 @@ export const REFUSED_SEALED = 'taskyard:group-sealed';
 export async function insertNewTask(
   q: Queryable,
   t: TaskRecord,
-  opts: { groupExpires: Date; pending?: { rank: number }; events: readonly OutboxRow[] },
+  opts: {
+    groupExpires: Date;
+    /** The pending entry of run 0; with `gate`, gated on that task (migration 0012). */
+    pending?: { rank: number; gate?: string };
+    events: readonly OutboxRow[];
+  },
 ): Promise<boolean> {
   const res = await q.query<{ inserted: boolean }>(
     `with t as (
@@ -87,8 +92,8 @@ export async function insertNewTask(
              expires = greatest(queue_task_groups.expires, excluded.expires)
        returning scheduler_id, sealed
      ), p as (
-       insert into queue_pending (task_queue_id, priority, task_id, run_id)
-       select $5, $27, task_id, 0 from t where $26
+       insert into queue_pending (task_queue_id, priority, task_id, run_id, gate, gate_any)
+       select $5, $27, task_id, 0, $29, $30 from t where $26
        on conflict do nothing
      ), o as (
        ${outboxInsertSql('$28', 't')}
@@ -127,12 +132,14 @@ export async function insertNewTask(
       opts.pending !== undefined,
       opts.pending?.rank ?? 0,
       JSON.stringify(opts.events),
+      opts.pending?.gate ?? null,
+      t.requires === 'all-resolved',
     ],
   );
   const inserted = res.rows[0].inserted;
   if (inserted) {
     // Wakes claimWork calls waiting on this queue, in this or any process, once committed.
-    if (opts.pending) await notifyAfterCommit(q, PENDING_CHANNEL, t.taskQueueId);
+    if (opts.pending && !opts.pending.gate) await notifyAfterCommit(q, PENDING_CHANNEL, t.taskQueueId);
     if (opts.events.length) await notifyAfterCommit(q, OUTBOX_CHANNEL, '');
   }
   return inserted;
@@ -198,7 +205,8 @@ export async function addPending(
 ) {
   await q.query(
     `insert into queue_pending (task_queue_id, priority, task_id, run_id) values ($1, $2, $3, $4)
-     on conflict do nothing`,
+     on conflict (task_id, run_id) do update set gate = null, gate_any = false, priority = excluded.priority
+       where queue_pending.gate is not null`,
     [task.taskQueueId, rank, task.taskId, runId],
   );
   // Wakes claimWork calls waiting on this queue, in this or any process, once committed.

@@ -87,7 +87,10 @@ export class DependencyResolver {
       );
       if (res.rows.length === 0) return 0;
       // Every edge these resolutions satisfy, each dependent's counter, and the first run of each
-      // dependent that is now ready, in one statement: a dependent's row is written once.
+      // dependent that is now ready, in one statement: a dependent's row is written once. Only
+      // dependents without a run are counted and locked: the counter means nothing once a task
+      // has a run (runs never go back to none), and a dependent claimed through its open gate is
+      // likely running right now, its worker about to report (which would wait for this lock).
       const now = this.now();
       const dependents = await tx.query<TaskRecord & { ready: boolean }>(
         `with r as (
@@ -101,9 +104,9 @@ export class DependencyResolver {
          ), counts as (
            select dependent_task_id, count(*)::int as n from sat group by dependent_task_id
          ), locked as (
-           select t.task_id, c.n,
-             t.unsatisfied - c.n = 0 and t.runs = '[]'::jsonb and not t.resolved and t.deadline > $3 as ready
+           select t.task_id, c.n, t.unsatisfied - c.n = 0 and not t.resolved and t.deadline > $3 as ready
            from counts c join queue_tasks t on t.task_id = c.dependent_task_id
+           where t.runs = '[]'::jsonb
            order by t.task_id
            for update of t
          )
@@ -118,6 +121,16 @@ export class DependencyResolver {
       await queueScheduled(
         tx,
         dependents.rows.filter((r) => r.ready).map(({ ready: _, ...task }) => task),
+      );
+      // The gates of these resolutions close. The entries they opened that are still gated belong
+      // to dependents that were not made pending now (claimed already, resolved, or past their
+      // deadline) and are dropped. An all-completed entry whose gate failed stays: a rerun of the
+      // gate may still complete it.
+      await tx.query(
+        `with closed as (delete from queue_open_gates where task_id = any($1))
+         delete from queue_pending p using unnest($1::text[], $2::text[]) as r(task_id, resolution)
+         where p.gate = r.task_id and (r.resolution = 'completed' or p.gate_any)`,
+        [res.rows.map((r) => r.taskId), res.rows.map((r) => r.resolution)],
       );
       return res.rows.length;
     });

@@ -55,8 +55,9 @@ export async function scheduleTask(tx: Queryable, task: TaskRecord, now: Date): 
 
 /**
  * Queues tasks whose first run the caller has just set pending in their rows (the dependents a
- * resolution made ready): their pending entries and task-pending events, SCHEDULE_CHUNK tasks per
- * statement, and the notifications that wake claimWork.
+ * resolution made ready): their pending entries (an entry gated on the resolved task is ungated)
+ * and task-pending events, SCHEDULE_CHUNK tasks per statement, and the notifications that wake
+ * claimWork.
  */
 export async function queueScheduled(tx: Queryable, tasks: readonly TaskRecord[]): Promise<void> {
   for (let i = 0; i < tasks.length; i += SCHEDULE_CHUNK) {
@@ -65,7 +66,8 @@ export async function queueScheduled(tx: Queryable, tasks: readonly TaskRecord[]
       `with queued as (
          insert into queue_pending (task_queue_id, priority, task_id, run_id)
          select q, p, id, 0 from unnest($1::text[], $2::int[], $3::text[]) as u(q, p, id)
-         on conflict do nothing
+         on conflict (task_id, run_id) do update set gate = null, gate_any = false
+           where queue_pending.gate is not null
        )
        ${outboxInsertSql('$4')}`,
       [
@@ -221,10 +223,18 @@ async function countGroupResolution(tx: Queryable, task: TaskRecord, resolution:
 }
 
 /**
- * Resolved tasks: queued for the dependency loop (woken after commit), and each group's count of
- * unresolved tasks lowered by its tasks among them. One statement, however many tasks. Returns
- * the task-group-resolved events of the groups that got to zero (announced once per time they
- * get there), for the caller to write after the tasks' own events.
+ * Resolved tasks: queued for the dependency loop (woken after commit), their gates opened (see
+ * migration 0012: the gated pending entries of their dependents become claimable with this commit,
+ * and claimWork of those task queues is woken), and each group's count of unresolved tasks lowered
+ * by its tasks among them. One statement, however many tasks. Returns the task-group-resolved
+ * events of the groups that got to zero (announced once per time they get there), for the caller
+ * to write after the tasks' own events.
+ *
+ * The gate is opened only when gated entries are waiting on it. Such an entry is written by
+ * createTask under a FOR SHARE lock of the task it waits for, and every caller locked the resolved
+ * tasks FOR UPDATE in an earlier statement of this transaction, so this statement sees each entry
+ * written before the resolution. Any entry it did not open anyway becomes pending through the
+ * dependency loop, as every dependent does.
  */
 export async function countResolutions(
   tx: Queryable,
@@ -234,14 +244,31 @@ export async function countResolutions(
   const perGroup = new Map<string, number>();
   for (const { task } of resolved) perGroup.set(task.taskGroupId, (perGroup.get(task.taskGroupId) ?? 0) + 1);
   const groups = [...perGroup.keys()].sort();
-  const res = await tx.query<GroupInfo & { unresolved: number }>(
-    `with resolved as (
-       insert into queue_resolved_tasks (task_id, resolution) select * from unnest($1::text[], $2::text[])
+  const res = await tx.query<GroupInfo & { unresolved: number; wake: string | null }>(
+    `with r as (
+       select * from unnest($1::text[], $2::text[]) as r(task_id, resolution)
+     ), queued as (
+       insert into queue_resolved_tasks (task_id, resolution) select task_id, resolution from r
+     ), opened as (
+       insert into queue_open_gates (task_id, completed)
+       select r.task_id, bool_or(r.resolution = 'completed') from r
+       where exists (select from queue_pending p
+                     where p.gate = r.task_id and (r.resolution = 'completed' or p.gate_any))
+       group by r.task_id
+       on conflict (task_id) do update set completed = excluded.completed
+       returning task_id, completed
+     ), counted as (
+       update queue_task_groups g set unresolved = g.unresolved - c.n
+       from unnest($3::text[], $4::int[]) as c(task_group_id, n)
+       where g.task_group_id = c.task_group_id
+       returning g.unresolved, g.task_group_id, g.scheduler_id, g.expires, g.sealed
      )
-     update queue_task_groups g set unresolved = g.unresolved - c.n
-     from unnest($3::text[], $4::int[]) as c(task_group_id, n)
-     where g.task_group_id = c.task_group_id
-     returning g.unresolved, g.task_group_id as "taskGroupId", g.scheduler_id as "schedulerId", g.expires, g.sealed`,
+     select unresolved, task_group_id as "taskGroupId", scheduler_id as "schedulerId", expires, sealed,
+       null::text as wake
+     from counted
+     union all
+     select distinct null::int, null::text, null::text, null::timestamptz, null::timestamptz, p.task_queue_id
+     from opened o join queue_pending p on p.gate = o.task_id and (o.completed or p.gate_any)`,
     [
       resolved.map((r) => r.task.taskId),
       resolved.map((r) => r.resolution),
@@ -250,7 +277,12 @@ export async function countResolutions(
     ],
   );
   await notifyAfterCommit(tx, 'taskyard_queue_resolved', '');
-  return res.rows.filter((g) => g.unresolved === 0).map((g) => taskGroupEventRow('task-group-resolved', g));
+  for (const { wake } of res.rows) {
+    if (wake !== null) await notifyAfterCommit(tx, db.PENDING_CHANNEL, wake);
+  }
+  return res.rows
+    .filter((g) => g.wake === null && g.unresolved === 0)
+    .map((g) => taskGroupEventRow('task-group-resolved', g));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Batcher } from '../../platform/batcher.ts';
 import { notifyAfterCommit, PLAN_EACH_TIME, type Queryable } from '../../platform/db/index.ts';
-import { insertOutboxRows } from '../../platform/events/index.ts';
+import { insertOutboxRows, type OutboxRow } from '../../platform/events/index.ts';
 import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
 import { taskEventRow } from './events.ts';
@@ -89,21 +89,45 @@ export async function claimPendingFor(
   const slots = requests.flatMap((r, i) => Array.from({ length: r.count }, () => i));
   const claimed: Array<ClaimedRun & { request: number }> = [];
   for (;;) {
-    // The entries and their tasks, locked together: one statement.
+    // The entries and their tasks, locked together: one statement. Claimable entries first, in
+    // priority order; then, only when they run short, entries of open gates (migration 0012),
+    // gate by gate, each gate's in priority order. Of those only the task is locked: the loop
+    // ungates such entries while claims look at them, and a claim that locked an entry it then
+    // dropped (no longer gated, in its recheck) would keep the entry from every other claim until
+    // it commits. The task row decides anyway: it is read as it is now, under the lock, and a run
+    // that is not pending any more is not claimed.
     const picked = await tx.query<TaskRecord & { pendingRunId: number }>(
-      `${PLAN_EACH_TIME}select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
-       from queue_pending p join queue_tasks t on t.task_id = p.task_id
-       where p.task_queue_id = $1 and t.deadline > $3
-       order by p.priority desc, p.inserted
-       limit $2
-       for update of p, t skip locked`,
+      `${PLAN_EACH_TIME}with ready as (
+         select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
+         from queue_pending p join queue_tasks t on t.task_id = p.task_id
+         where p.task_queue_id = $1 and p.gate is null and t.deadline > $3
+         order by p.priority desc, p.inserted
+         limit $2
+         for update of p, t skip locked
+       ), opened as (
+         select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
+         from queue_open_gates g
+           join queue_pending p on p.gate = g.task_id and p.task_queue_id = $1 and (g.completed or p.gate_any)
+           join queue_tasks t on t.task_id = p.task_id
+         where t.deadline > $3
+         limit $2
+         for update of t skip locked
+       )
+       select * from ready union all select * from opened limit $2`,
       [taskQueueId, slots.length - claimed.length, now],
     );
     if (picked.rows.length === 0) return claimed;
     const unpend: Array<{ taskId: string; runId: number }> = [];
     const fresh: Array<ClaimedRun & { request: number }> = [];
+    const events: OutboxRow[] = [];
     for (const { pendingRunId: runId, ...task } of picked.rows) {
       unpend.push({ taskId: task.taskId, runId });
+      // An open gate's entry whose task the dependency loop has not made pending yet: the claim
+      // does it (the task-pending event precedes task-running, as it would have).
+      if (runId === 0 && task.runs.length === 0 && !task.resolved) {
+        task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'scheduled', scheduled: now.toJSON() });
+        events.push(taskEventRow('task-pending', task, { runId: 0 }));
+      }
       const run = task.runs[runId];
       // A stale entry (its run is no longer the pending one) is only removed.
       if (run?.state !== 'pending' || runId !== task.runs.length - 1) continue;
@@ -126,18 +150,18 @@ export async function claimPendingFor(
         takenUntil,
       ],
     );
-    await insertOutboxRows(
-      tx,
-      fresh.map(({ task, runId }) => {
-        const run = task.runs[runId];
-        return taskEventRow('task-running', task, {
+    for (const { task, runId } of fresh) {
+      const run = task.runs[runId];
+      events.push(
+        taskEventRow('task-running', task, {
           runId,
           workerGroup: run.workerGroup,
           workerId: run.workerId,
           takenUntil: run.takenUntil,
-        });
-      }),
-    );
+        }),
+      );
+    }
+    await insertOutboxRows(tx, events);
     for (const c of fresh) await notifyAfterCommit(tx, LIVE_LOG_CHANNEL, c.task.taskId, { localOnly: true });
     claimed.push(...fresh);
     // Stale entries took places in this batch: look again for live ones.

@@ -27,10 +27,11 @@ async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise
   );
 }
 
-async function countPending(taskQueueId: string): Promise<number> {
+/** Entries of the queue: claimable ones, or (gated) ones waiting for a dependency. */
+async function countPending(taskQueueId: string, gated = false): Promise<number> {
   const res = await ty.testDb.db.query(
-    'select count(*)::int as n from queue_pending where task_queue_id = $1',
-    [taskQueueId],
+    `select count(*)::int as n from queue_pending where task_queue_id = $1 and (gate is not null) = $2`,
+    [taskQueueId, gated],
   );
   return res.rows[0].n;
 }
@@ -65,6 +66,7 @@ describe('wide dependency graphs', () => {
     );
     t.lap(`created ${WIDTH} dependents`);
     expect(await countPending(tq)).toBe(0);
+    expect(await countPending(tq, true)).toBe(WIDTH);
     const some = dependents.filter((_, i) => i % 1000 === 0);
     for (const taskId of some) expect((await queue.status(taskId)).status.state).toBe('unscheduled');
 
@@ -75,6 +77,7 @@ describe('wide dependency graphs', () => {
     t.lap('source completed');
     await expect.poll(() => countPending(tq), { timeout: 60_000, interval: 250 }).toBe(WIDTH);
     t.lap('all dependents pending');
+    expect(await countPending(tq, true)).toBe(0);
     for (const taskId of some) expect((await queue.status(taskId)).status.state).toBe('pending');
     t.report('fan-out');
   }, 180_000);
