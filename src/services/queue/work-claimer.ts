@@ -69,14 +69,37 @@ export async function claimPending(
 export const CLAIM_SETTINGS = { enable_sort: 'off', enable_bitmapscan: 'off', jit: 'off' } as const;
 
 /**
+ * The entries of open gates (migration 0012) of a task queue, up to $2, with their tasks: gate by
+ * gate, each gate's in priority order. Only the task is locked: the dependency loop ungates such
+ * entries while claims look at them, and a claim that locked an entry it then dropped (no longer
+ * gated, in its recheck) would keep it from every other claim until it commits. The task row
+ * decides anyway: it is read as it is now, under the lock, and a run that is not pending any more
+ * is not claimed. The open gates drive the plan (a lateral subquery kept apart by `offset 0`):
+ * usually there are none, and a plan that scanned the queue's pending entries for them instead
+ * would cost every claim that comes back short. Prepared: the plan does not depend on sizes.
+ */
+const OPEN_GATE_PICK = `select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
+  from queue_open_gates g
+    cross join lateral (
+      select p.task_id, p.run_id from queue_pending p
+      where p.gate = g.task_id and p.task_queue_id = $1 and (g.completed or p.gate_any)
+      order by p.priority desc, p.inserted
+      offset 0
+    ) p
+    join queue_tasks t on t.task_id = p.task_id
+  where t.deadline > $3
+  limit $2
+  for update of t skip locked`;
+
+/**
  * Claims pending runs of a task queue for several requests at once, `count` runs each at most,
  * highest priority first then oldest, handed out in request order, in the caller's transaction.
  * Pending entries and task rows are locked with SKIP LOCKED, so concurrent claimers never wait
  * on each other (nor on a task being canceled or resolved) and never get the same run. Entries of
  * tasks past their deadline are left for the deadline loop; entries whose run is no longer
- * pending are deleted. Set-based: a pick, one statement saving every claimed task (and removing
- * the entries), one writing their events, however many runs. Run it in a transaction with
- * CLAIM_SETTINGS.
+ * pending are deleted. Set-based: a pick (and a second among the entries of open gates when the
+ * first comes back short), one statement saving every claimed task (and removing the entries), one
+ * writing their events, however many runs. Run it in a transaction with CLAIM_SETTINGS.
  */
 export async function claimPendingFor(
   tx: Queryable,
@@ -89,33 +112,26 @@ export async function claimPendingFor(
   const slots = requests.flatMap((r, i) => Array.from({ length: r.count }, () => i));
   const claimed: Array<ClaimedRun & { request: number }> = [];
   for (;;) {
-    // The entries and their tasks, locked together: one statement. Claimable entries first, in
-    // priority order; then, only when they run short, entries of open gates (migration 0012),
-    // gate by gate, each gate's in priority order. Of those only the task is locked: the loop
-    // ungates such entries while claims look at them, and a claim that locked an entry it then
-    // dropped (no longer gated, in its recheck) would keep the entry from every other claim until
-    // it commits. The task row decides anyway: it is read as it is now, under the lock, and a run
-    // that is not pending any more is not claimed.
+    // The entries and their tasks, locked together: one statement. Then, only if that came back
+    // short, entries of open gates (OPEN_GATE_PICK).
+    const wanted = slots.length - claimed.length;
     const picked = await tx.query<TaskRecord & { pendingRunId: number }>(
-      `${PLAN_EACH_TIME}with ready as (
-         select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
-         from queue_pending p join queue_tasks t on t.task_id = p.task_id
-         where p.task_queue_id = $1 and p.gate is null and t.deadline > $3
-         order by p.priority desc, p.inserted
-         limit $2
-         for update of p, t skip locked
-       ), opened as (
-         select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
-         from queue_open_gates g
-           join queue_pending p on p.gate = g.task_id and p.task_queue_id = $1 and (g.completed or p.gate_any)
-           join queue_tasks t on t.task_id = p.task_id
-         where t.deadline > $3
-         limit $2
-         for update of t skip locked
-       )
-       select * from ready union all select * from opened limit $2`,
-      [taskQueueId, slots.length - claimed.length, now],
+      `${PLAN_EACH_TIME}select p.run_id as "pendingRunId", ${db.taskColumnsOf('t')}
+       from queue_pending p join queue_tasks t on t.task_id = p.task_id
+       where p.task_queue_id = $1 and p.gate is null and t.deadline > $3
+       order by p.priority desc, p.inserted
+       limit $2
+       for update of p, t skip locked`,
+      [taskQueueId, wanted, now],
     );
+    if (picked.rows.length < wanted) {
+      const opened = await tx.query<TaskRecord & { pendingRunId: number }>(OPEN_GATE_PICK, [
+        taskQueueId,
+        wanted - picked.rows.length,
+        now,
+      ]);
+      picked.rows.push(...opened.rows);
+    }
     if (picked.rows.length === 0) return claimed;
     const unpend: Array<{ taskId: string; runId: number }> = [];
     const fresh: Array<ClaimedRun & { request: number }> = [];
