@@ -205,7 +205,7 @@ export async function addPending(
 ) {
   await q.query(
     `insert into queue_pending (task_queue_id, priority, task_id, run_id) values ($1, $2, $3, $4)
-     on conflict (task_id, run_id) do update set gate = null, gate_any = false, priority = excluded.priority
+     on conflict (task_id, run_id) do update set gate = null, gate_any = false, priority = excluded.priority, inserted = excluded.inserted
        where queue_pending.gate is not null`,
     [task.taskQueueId, rank, task.taskId, runId],
   );

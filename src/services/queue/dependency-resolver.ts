@@ -122,12 +122,16 @@ export class DependencyResolver {
         tx,
         dependents.rows.filter((r) => r.ready).map(({ ready: _, ...task }) => task),
       );
-      // The gates of these resolutions close. The entries they opened that are still gated belong
-      // to dependents that were not made pending now (claimed already, resolved, or past their
-      // deadline) and are dropped. An all-completed entry whose gate failed stays: a rerun of the
-      // gate may still complete it.
+      // The gates of these resolutions close, unless a later resolution of the same task (a rerun)
+      // is still waiting for the loop. The entries they opened that are still gated belong to
+      // dependents that were not made pending now (claimed already, or past their deadline) and
+      // are dropped. An all-completed entry whose gate failed stays: a rerun of the gate may still
+      // complete it.
       await tx.query(
-        `with closed as (delete from queue_open_gates where task_id = any($1))
+        `with closed as (
+           delete from queue_open_gates g where g.task_id = any($1)
+             and not exists (select from queue_resolved_tasks r where r.task_id = g.task_id)
+         )
          delete from queue_pending p using unnest($1::text[], $2::text[]) as r(task_id, resolution)
          where p.gate = r.task_id and (r.resolution = 'completed' or p.gate_any)`,
         [res.rows.map((r) => r.taskId), res.rows.map((r) => r.resolution)],

@@ -66,7 +66,7 @@ export async function queueScheduled(tx: Queryable, tasks: readonly TaskRecord[]
       `with queued as (
          insert into queue_pending (task_queue_id, priority, task_id, run_id)
          select q, p, id, 0 from unnest($1::text[], $2::int[], $3::text[]) as u(q, p, id)
-         on conflict (task_id, run_id) do update set gate = null, gate_any = false
+         on conflict (task_id, run_id) do update set gate = null, gate_any = false, inserted = excluded.inserted
            where queue_pending.gate is not null
        )
        ${outboxInsertSql('$4')}`,
@@ -197,7 +197,8 @@ export async function resolveUnresolved(
       scheduled: now.toJSON(),
       resolved: now.toJSON(),
     });
-    await markResolved(tx, task);
+    // Its gated pending entry, if it has one (migration 0012), goes with it.
+    await markResolved(tx, task, { unpendRunId: 0 });
     await publishTaskEvent(tx, 'task-exception', task, { runId: 0 });
     await countGroupResolution(tx, task, 'exception');
     return true;
@@ -255,7 +256,7 @@ export async function countResolutions(
        where exists (select from queue_pending p
                      where p.gate = r.task_id and (r.resolution = 'completed' or p.gate_any))
        group by r.task_id
-       on conflict (task_id) do update set completed = excluded.completed
+       on conflict (task_id) do update set completed = queue_open_gates.completed or excluded.completed
        returning task_id, completed
      ), counted as (
        update queue_task_groups g set unresolved = g.unresolved - c.n

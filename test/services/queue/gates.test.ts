@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { DeliveredMessage } from '../../../src/platform/events/index.ts';
 import { PENDING_CHANNEL } from '../../../src/services/queue/db.ts';
 import { newTaskId, queueClient, taskDef } from '../../helpers/queue.ts';
@@ -157,6 +157,7 @@ describe('gated pending entries', () => {
     expect((await queueClient(ty).scheduleTask(scheduled)).status.state).toBe('pending');
     expect(await entries(scheduled)).toEqual([{ gate: null, runId: 0 }]);
     await queueClient(ty).cancelTask(canceled);
+    expect(await entries(canceled)).toEqual([]);
     expect((await claim(tq)).map((c) => c.status.taskId)).toEqual([scheduled]);
 
     await claimAndResolve(depQueue, 'reportCompleted');
@@ -169,7 +170,77 @@ describe('gated pending entries', () => {
     expect(await openGates()).not.toContain(dep);
   });
 
+  it('gates a task on the one dependency left unresolved, and never on itself', async () => {
+    const depQueue = newQueue();
+    const tq = newQueue();
+    const done = await create(depQueue);
+    await claimAndResolve(depQueue, 'reportCompleted');
+    const dep = await create(depQueue);
+    const gated = await create(tq, { dependencies: [done, dep] });
+    expect(await entries(gated)).toEqual([{ gate: dep, runId: 0 }]);
+    const selfToo = newTaskId();
+    await queueClient(ty).createTask(selfToo, taskDef(ty, { taskQueueId: tq, dependencies: [selfToo, dep] }));
+    expect(await entries(selfToo)).toEqual([]);
+    await claimAndResolve(depQueue, 'reportCompleted');
+    expect((await claim(tq)).map((c) => c.status.taskId)).toEqual([gated]);
+    await runLoop();
+    expect((await state(selfToo)).state).toBe('unscheduled');
+  });
+
+  it('puts an ungated entry behind the runs that were pending before it', async () => {
+    const depQueue = newQueue();
+    const tq = newQueue();
+    const dep = await create(depQueue);
+    const dependent = await create(tq, { dependencies: [dep] });
+    const independent = await create(tq);
+    await queueClient(ty).scheduleTask(dependent);
+    const listed = await queueClient(ty).listPendingTasks(tq);
+    expect(listed.tasks.map((t: Untyped) => t.taskId)).toEqual([independent, dependent]);
+    expect((await claim(tq, 1)).map((c) => c.status.taskId)).toEqual([independent]);
+    expect((await claim(tq, 1)).map((c) => c.status.taskId)).toEqual([dependent]);
+  });
+
+  it('keeps a gate open for a rerun the loop has not handled yet', async () => {
+    const depQueue = newQueue();
+    const tq = newQueue();
+    const dep = await create(depQueue);
+    const dependent = await create(tq, { dependencies: [dep] });
+    const anyWay = await create(tq, { dependencies: [dep], requires: 'all-resolved' });
+    await claimAndResolve(depQueue, 'reportCompleted');
+    await queueClient(ty).rerunTask(dep);
+    await claimAndResolve(depQueue, 'reportFailed');
+    // The completion opened the gate to both; the failure that followed (which opens it to
+    // all-resolved dependents only) does not narrow it.
+    expect((await claim(tq)).map((c) => c.status.taskId).sort()).toEqual([dependent, anyWay].sort());
+    await runLoop();
+    expect(await openGates()).not.toContain(dep);
+  });
+
+  it('drops, in the loop, the entry of a dependent past its deadline when its gate opens', async () => {
+    const depQueue = newQueue();
+    const tq = newQueue();
+    const dep = await create(depQueue);
+    const now = ty.clock.now.getTime();
+    const late = await create(tq, { dependencies: [dep], deadline: new Date(now + 60_000).toJSON() });
+    ty.clock.advance(120_000);
+    try {
+      await claimAndResolve(depQueue, 'reportCompleted');
+      expect(await claim(tq)).toEqual([]);
+      expect(await entries(late)).toEqual([{ gate: dep, runId: 0 }]);
+      await runLoop();
+      expect(await entries(late)).toEqual([]);
+      expect((await state(late)).state).toBe('unscheduled');
+    } finally {
+      ty.clock.advance(-120_000);
+    }
+  });
+
   it('notifies the task queues of the dependents when the gate opens', async () => {
+    // The claim below waits while the dependency is claimed and reported.
+    ty.taskyard.queue!.context.settings.claimWorkTimeoutMs = 30_000;
+    onTestFinished(() => {
+      ty.taskyard.queue!.context.settings.claimWorkTimeoutMs = 300;
+    });
     const depQueue = newQueue();
     const tq = newQueue();
     const dep = await create(depQueue);
