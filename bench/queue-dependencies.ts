@@ -127,7 +127,7 @@ export async function fanOut(ctx: BenchContext): Promise<ScenarioResult> {
     notes: [
       `fan-out: ${n} dependents for ${ctx.opts.workers} workers, so "dependency → claimed" includes waiting for a free worker; ` +
         'the target applies to the moment the dependents are claimable: the first claim after the gate completed ' +
-        '(all become claimable in one commit: the gate\'s resolution opens their gated pending entries). ' +
+        "(all become claimable in one commit: the gate's resolution opens their gated pending entries). " +
         '"scheduled" is the time their first run was added (by the dependency loop, or by the claim that came first).',
     ],
     details: { tasks: n, workers: ctx.opts.workers },
