@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/index.ts';
 import { taskColumnsOf } from './db.ts';
-import type { TaskRecord } from './task-record.ts';
+import { priorityRank, type TaskRecord } from './task-record.ts';
 import { queueScheduled } from './transitions.ts';
 
 /**
@@ -122,6 +122,26 @@ export class DependencyResolver {
         tx,
         dependents.rows.filter((r) => r.ready).map(({ ready: _, ...task }) => task),
       );
+      // Dependents now waiting on one dependency get their pending entry, gated on it: claimable
+      // from the commit that resolves it. If it has resolved already (its resolution waits for
+      // this loop), the entry stays gated until the loop handles that resolution and makes the
+      // dependent pending, as it would have anyway.
+      const waitingOnOne = dependents.rows.filter((r) => !r.ready && r.unsatisfied === 1 && r.deadline > now);
+      if (waitingOnOne.length > 0) {
+        await tx.query(
+          `insert into queue_pending (task_queue_id, priority, task_id, run_id, gate, gate_any)
+           select u.q, u.p, u.id, 0, e.required_task_id, u.all_resolved
+           from unnest($1::text[], $2::text[], $3::int[], $4::boolean[]) as u(id, q, p, all_resolved)
+           join queue_task_dependencies e on e.dependent_task_id = u.id and not e.satisfied
+           on conflict do nothing`,
+          [
+            waitingOnOne.map((t) => t.taskId),
+            waitingOnOne.map((t) => t.taskQueueId),
+            waitingOnOne.map((t) => priorityRank(t.priority)),
+            waitingOnOne.map((t) => t.requires === 'all-resolved'),
+          ],
+        );
+      }
       // The gates of these resolutions close, unless a later resolution of the same task (a rerun)
       // is still waiting for the loop. The entries they opened that are still gated belong to
       // dependents that were not made pending now (claimed already, or past their deadline) and

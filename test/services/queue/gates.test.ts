@@ -187,6 +187,22 @@ describe('gated pending entries', () => {
     expect((await state(selfToo)).state).toBe('unscheduled');
   });
 
+  it('gates a task with several dependencies once the loop has counted all but one', async () => {
+    const depQueue = newQueue();
+    const lastQueue = newQueue();
+    const tq = newQueue();
+    const first = await create(depQueue);
+    const last = await create(lastQueue);
+    const allResolved = await create(tq, { dependencies: [first, last], requires: 'all-resolved' });
+    expect(await entries(allResolved)).toEqual([]);
+    await claimAndResolve(depQueue, 'reportFailed');
+    await runLoop();
+    expect(await entries(allResolved)).toEqual([{ gate: last, runId: 0 }]);
+    expect((await state(allResolved)).state).toBe('unscheduled');
+    await claimAndResolve(lastQueue, 'reportCompleted');
+    expect((await claim(tq)).map((c) => c.status.taskId)).toEqual([allResolved]);
+  });
+
   it('puts an ungated entry behind the runs that were pending before it', async () => {
     const depQueue = newQueue();
     const tq = newQueue();
