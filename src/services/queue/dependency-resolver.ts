@@ -132,7 +132,10 @@ export class DependencyResolver {
           `insert into queue_pending (task_queue_id, priority, task_id, run_id, gate, gate_any)
            select u.q, u.p, u.id, 0, e.required_task_id, u.all_resolved
            from unnest($1::text[], $2::text[], $3::int[], $4::boolean[]) as u(id, q, p, all_resolved)
-           join queue_task_dependencies e on e.dependent_task_id = u.id and not e.satisfied
+           cross join lateral (
+             select d.required_task_id from queue_task_dependencies d
+             where d.dependent_task_id = u.id and not d.satisfied offset 0
+           ) e
            on conflict do nothing`,
           [
             waitingOnOne.map((t) => t.taskId),

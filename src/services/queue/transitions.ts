@@ -231,7 +231,9 @@ async function countGroupResolution(tx: Queryable, task: TaskRecord, resolution:
  * events of the groups that got to zero (announced once per time they get there), for the caller
  * to write after the tasks' own events.
  *
- * The gate is opened only when gated entries are waiting on it. Such an entry is written by
+ * The lookups of gated entries are written so that even a generic plan made without statistics
+ * probes the gate index per task (a scalar subquery, a lateral one behind `offset 0`) instead of
+ * scanning every pending entry. The gate is opened only when gated entries are waiting on it. Such an entry is written by
  * createTask under a FOR SHARE lock of the task it waits for, and every caller locked the resolved
  * tasks FOR UPDATE in an earlier statement of this transaction, so this statement sees each entry
  * written before the resolution. Any entry it did not open anyway becomes pending through the
@@ -253,8 +255,8 @@ export async function countResolutions(
      ), opened as (
        insert into queue_open_gates (task_id, completed)
        select r.task_id, bool_or(r.resolution = 'completed') from r
-       where exists (select from queue_pending p
-                     where p.gate = r.task_id and (r.resolution = 'completed' or p.gate_any))
+       where (select true from queue_pending p
+              where p.gate = r.task_id and (r.resolution = 'completed' or p.gate_any) limit 1)
        group by r.task_id
        on conflict (task_id) do update set completed = queue_open_gates.completed or excluded.completed
        returning task_id, completed
@@ -269,7 +271,10 @@ export async function countResolutions(
      from counted
      union all
      select distinct null::int, null::text, null::text, null::timestamptz, null::timestamptz, p.task_queue_id
-     from opened o join queue_pending p on p.gate = o.task_id and (o.completed or p.gate_any)`,
+     from opened o cross join lateral (
+       select p.task_queue_id from queue_pending p
+       where p.gate = o.task_id and (o.completed or p.gate_any) offset 0
+     ) p`,
     [
       resolved.map((r) => r.task.taskId),
       resolved.map((r) => r.resolution),
