@@ -61,10 +61,11 @@ export const REFUSED_SEALED = 'taskyard:group-sealed';
  * Inserts a new task with everything that goes with it, in one statement (one round trip, and
  * atomic without a transaction around it): the task row; its group, created or counted
  * (`unresolved + 1`) and locked; with `pending`, the pending entry of its first run (claimable, or
- * gated on the one dependency it waits for); and its events. When the task id exists already, nothing is written and false is returned. When the
- * group belongs to another schedulerId or is sealed, the statement raises P0001 with
- * REFUSED_OTHER_SCHEDULER (detail: the group's schedulerId) or REFUSED_SEALED and nothing is
- * written. Notifies claimers and the event relays after commit.
+ * gated on the one dependency it waits for); and its events. When the task id exists already,
+ * nothing is written and false is returned. When the group belongs to another schedulerId or is
+ * sealed, the statement raises P0001 with REFUSED_OTHER_SCHEDULER (detail: the group's
+ * schedulerId) or REFUSED_SEALED and nothing is written. Notifies claimers and the event relays
+ * after commit.
  */
 export async function insertNewTask(
   q: Queryable,

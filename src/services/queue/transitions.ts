@@ -233,11 +233,12 @@ async function countGroupResolution(tx: Queryable, task: TaskRecord, resolution:
  *
  * The lookups of gated entries are written so that even a generic plan made without statistics
  * probes the gate index per task (a scalar subquery, a lateral one behind `offset 0`) instead of
- * scanning every pending entry. The gate is opened only when gated entries are waiting on it. Such an entry is written by
- * createTask under a FOR SHARE lock of the task it waits for, and every caller locked the resolved
- * tasks FOR UPDATE in an earlier statement of this transaction, so this statement sees each entry
- * written before the resolution. Any entry it did not open anyway becomes pending through the
- * dependency loop, as every dependent does.
+ * scanning every pending entry. The gate is opened only when gated entries are waiting on it.
+ * createTask writes such an entry under a FOR SHARE lock of the task it waits for, and every caller
+ * locked the resolved tasks FOR UPDATE in an earlier statement of this transaction, so this
+ * statement sees each entry createTask wrote before the resolution. An entry it does not see (one
+ * the dependency loop is writing at the same time) stays gated until the loop handles this
+ * resolution and makes its task pending, as it does every dependent.
  */
 export async function countResolutions(
   tx: Queryable,
