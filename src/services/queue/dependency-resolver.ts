@@ -124,19 +124,22 @@ export class DependencyResolver {
       );
       // Dependents now waiting on one dependency get their pending entry, gated on it: claimable
       // from the commit that resolves it. If it has resolved already (its resolution waits for
-      // this loop), the entry stays gated until the loop handles that resolution and makes the
-      // dependent pending, as it would have anyway.
+      // this loop), the entry is claimable at once when that resolution opened the gate to it, and
+      // otherwise stays gated until the loop handles that resolution and makes the dependent
+      // pending, as it would have anyway. Only a task with exactly one unsatisfied edge is gated.
       const waitingOnOne = dependents.rows.filter((r) => !r.ready && r.unsatisfied === 1 && r.deadline > now);
       if (waitingOnOne.length > 0) {
         await tx.query(
           `insert into queue_pending (task_queue_id, priority, task_id, run_id, gate, gate_any)
-           select u.q, u.p, u.id, 0, e.required_task_id, u.all_resolved
+           select u.q, u.p, u.id, 0, min(e.required_task_id), u.all_resolved
            from unnest($1::text[], $2::text[], $3::int[], $4::boolean[]) as u(id, q, p, all_resolved)
            cross join lateral (
              select d.required_task_id from queue_task_dependencies d
              where d.dependent_task_id = u.id and not d.satisfied offset 0
            ) e
-           on conflict do nothing`,
+           group by u.q, u.p, u.id, u.all_resolved
+           having count(*) = 1
+           on conflict (task_id, run_id) do nothing`,
           [
             waitingOnOne.map((t) => t.taskId),
             waitingOnOne.map((t) => t.taskQueueId),
@@ -145,16 +148,14 @@ export class DependencyResolver {
           ],
         );
       }
-      // The gates of these resolutions close, unless a later resolution of the same task (a rerun)
-      // is still waiting for the loop. The entries they opened that are still gated belong to
-      // dependents that were not made pending now (claimed already, or past their deadline) and
-      // are dropped. An all-completed entry whose gate failed stays: a rerun of the gate may still
-      // complete it.
+      // The gates of these resolutions close (also one that a later resolution of the same task,
+      // after a rerun, opened again: its entries wait for the loop like any dependent; a gate kept
+      // open here could outlive every resolution, as two batches can each see the other's). The
+      // entries they opened that are still gated belong to dependents that were not made pending
+      // now (claimed already, or past their deadline) and are dropped. An all-completed entry
+      // whose gate failed stays: a rerun of the gate may still complete it.
       await tx.query(
-        `with closed as (
-           delete from queue_open_gates g where g.task_id = any($1)
-             and not exists (select from queue_resolved_tasks r where r.task_id = g.task_id)
-         )
+        `with closed as (delete from queue_open_gates where task_id = any($1))
          delete from queue_pending p using unnest($1::text[], $2::text[]) as r(task_id, resolution)
          where p.gate = r.task_id and (r.resolution = 'completed' or p.gate_any)`,
         [res.rows.map((r) => r.taskId), res.rows.map((r) => r.resolution)],

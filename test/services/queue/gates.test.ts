@@ -185,6 +185,8 @@ describe('gated pending entries', () => {
     expect((await claim(tq)).map((c) => c.status.taskId)).toEqual([gated]);
     await runLoop();
     expect((await state(selfToo)).state).toBe('unscheduled');
+    // Counted down to one by the loop, but that one is itself: no entry.
+    expect(await entries(selfToo)).toEqual([]);
   });
 
   it('gates a task with several dependencies once the loop has counted all but one', async () => {
@@ -199,8 +201,29 @@ describe('gated pending entries', () => {
     await runLoop();
     expect(await entries(allResolved)).toEqual([{ gate: last, runId: 0 }]);
     expect((await state(allResolved)).state).toBe('unscheduled');
-    await claimAndResolve(lastQueue, 'reportCompleted');
+    // A failure: only the all-resolved requirement lets it through.
+    await claimAndResolve(lastQueue, 'reportFailed');
     expect((await claim(tq)).map((c) => c.status.taskId)).toEqual([allResolved]);
+    await runLoop();
+    expect(await entries(allResolved)).toEqual([]);
+    expect(await openGates()).not.toContain(last);
+  });
+
+  it('does not open a failed last dependency to an all-completed task', async () => {
+    const depQueue = newQueue();
+    const lastQueue = newQueue();
+    const tq = newQueue();
+    const first = await create(depQueue);
+    const last = await create(lastQueue);
+    const allCompleted = await create(tq, { dependencies: [first, last] });
+    await claimAndResolve(depQueue, 'reportCompleted');
+    await runLoop();
+    expect(await entries(allCompleted)).toEqual([{ gate: last, runId: 0 }]);
+    await claimAndResolve(lastQueue, 'reportFailed');
+    expect(await claim(tq)).toEqual([]);
+    await runLoop();
+    expect((await state(allCompleted)).state).toBe('unscheduled');
+    expect(await claim(tq)).toEqual([]);
   });
 
   it('puts an ungated entry behind the runs that were pending before it', async () => {
@@ -216,7 +239,7 @@ describe('gated pending entries', () => {
     expect((await claim(tq, 1)).map((c) => c.status.taskId)).toEqual([dependent]);
   });
 
-  it('keeps a gate open for a rerun the loop has not handled yet', async () => {
+  it('does not narrow a gate a completion opened when a rerun of the dependency then fails', async () => {
     const depQueue = newQueue();
     const tq = newQueue();
     const dep = await create(depQueue);
