@@ -5,7 +5,7 @@ import type { QueueContext } from './context.ts';
 import * as db from './db.ts';
 import { taskEventRow } from './events.ts';
 import { type CreateTaskRequest, MAX_DEPENDENCIES } from './schemas.ts';
-import { priorityRank, type TaskRecord, taskDefinition } from './task-record.ts';
+import { newPendingRun, priorityRank, type TaskRecord, taskDefinition } from './task-record.ts';
 
 type Body = Static<typeof CreateTaskRequest>;
 
@@ -192,7 +192,7 @@ async function insertCreated(
   const events = [taskEventRow('task-defined', task, {})];
   const schedule = task.unsatisfied === 0 && task.runs.length === 0 && now < task.deadline;
   if (schedule) {
-    task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'scheduled', scheduled: now.toJSON() });
+    task.runs.push(newPendingRun(task, 'scheduled', now));
     events.push(taskEventRow('task-pending', task, { runId: 0 }));
   }
   // Waiting on exactly one dependency: a pending entry gated on it, claimable once it resolves.

@@ -198,6 +198,15 @@ export async function insertDependencies(
   );
 }
 
+/**
+ * The conflict clause of an insert into queue_pending that makes a run pending: the run's entry
+ * gated on a dependency (migration 0012) is ungated, with the priority given and a fresh place in
+ * line (claim order, listPendingTasks cursors); an ungated one is left as it is.
+ */
+export const UNGATE_ON_CONFLICT = `on conflict (task_id, run_id) do update
+  set gate = null, gate_any = false, priority = excluded.priority, inserted = excluded.inserted
+  where queue_pending.gate is not null`;
+
 export async function addPending(
   q: Queryable,
   task: Pick<TaskRecord, 'taskId' | 'taskQueueId'>,
@@ -206,8 +215,7 @@ export async function addPending(
 ) {
   await q.query(
     `insert into queue_pending (task_queue_id, priority, task_id, run_id) values ($1, $2, $3, $4)
-     on conflict (task_id, run_id) do update set gate = null, gate_any = false, priority = excluded.priority, inserted = excluded.inserted
-       where queue_pending.gate is not null`,
+     ${UNGATE_ON_CONFLICT}`,
     [task.taskQueueId, rank, task.taskId, runId],
   );
   // Wakes claimWork calls waiting on this queue, in this or any process, once committed.

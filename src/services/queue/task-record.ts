@@ -29,6 +29,11 @@ export interface Run {
   resolved?: string;
 }
 
+/** The next run of a task, pending from `now`. */
+export function newPendingRun(task: Pick<TaskRecord, 'runs'>, reason: ReasonCreated, now: Date): Run {
+  return { runId: task.runs.length, state: 'pending', reasonCreated: reason, scheduled: now.toJSON() };
+}
+
 export interface TaskRecord {
   taskId: string;
   taskGroupId: string;

@@ -10,6 +10,7 @@ import { type GroupInfo, publishTaskEvent, taskEventRow, taskGroupEventRow } fro
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import {
   isResolvedState,
+  newPendingRun,
   priorityRank,
   RETRIED_EXCEPTIONS,
   type ReasonCreated,
@@ -32,12 +33,7 @@ export async function addPendingRun(
   reason: ReasonCreated,
   now: Date,
 ): Promise<Run> {
-  const run: Run = {
-    runId: task.runs.length,
-    state: 'pending',
-    reasonCreated: reason,
-    scheduled: now.toJSON(),
-  };
+  const run = newPendingRun(task, reason, now);
   task.runs.push(run);
   await db.saveTaskState(tx, task);
   await db.addPending(tx, task, run.runId, priorityRank(task.priority));
@@ -66,8 +62,7 @@ export async function queueScheduled(tx: Queryable, tasks: readonly TaskRecord[]
       `with queued as (
          insert into queue_pending (task_queue_id, priority, task_id, run_id)
          select q, p, id, 0 from unnest($1::text[], $2::int[], $3::text[]) as u(q, p, id)
-         on conflict (task_id, run_id) do update set gate = null, gate_any = false, inserted = excluded.inserted
-           where queue_pending.gate is not null
+         ${db.UNGATE_ON_CONFLICT}
        )
        ${outboxInsertSql('$4')}`,
       [

@@ -6,7 +6,7 @@ import * as db from './db.ts';
 import { taskEventRow } from './events.ts';
 import { LIVE_LOG_CHANNEL } from './live-log-db.ts';
 import { issuerCredentials, type TaskCredentials, taskCredentials } from './task-credentials.ts';
-import { type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
+import { newPendingRun, type TaskRecord, taskDefinition, taskStatus } from './task-record.ts';
 import { markClaimed } from './transitions.ts';
 import { recordWorkersClaimed, WORKER_CHANNEL, WorkerSightings } from './worker-info.ts';
 
@@ -141,7 +141,7 @@ export async function claimPendingFor(
       // An open gate's entry whose task the dependency loop has not made pending yet: the claim
       // does it (the task-pending event precedes task-running, as it would have).
       if (runId === 0 && task.runs.length === 0 && !task.resolved) {
-        task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'scheduled', scheduled: now.toJSON() });
+        task.runs.push(newPendingRun(task, 'scheduled', now));
         events.push(taskEventRow('task-pending', task, { runId: 0 }));
       }
       const run = task.runs[runId];
