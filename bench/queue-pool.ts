@@ -39,7 +39,8 @@ export class LoadPool {
     const children = Array.from({ length: count }, () =>
       fork(join(repoRoot, 'bench', 'queue-load.ts'), [], {
         cwd: repoRoot,
-        execArgv: ['--import', 'tsx'],
+        // BENCH_LOAD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/load-prof") profiles them.
+        execArgv: ['--import', 'tsx', ...(process.env.BENCH_LOAD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
       }),
@@ -153,7 +154,18 @@ export class LoadPool {
     return this.dead;
   }
 
-  close(): void {
-    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  /** Asks each process to exit (so that a `--cpu-prof` profile is written), killing it after 5 s. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.children.map(async (c) => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+        const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
+        if (c.connected) c.disconnect();
+        else c.kill('SIGKILL');
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 }

@@ -2,11 +2,10 @@ import { ApiError } from '../errors.ts';
 import {
   expressionToString,
   removeGivenScopes,
-  renderExpression,
   type ScopeExpression,
   type ScopeExpressionTemplate,
-  ScopeTemplateError,
   satisfiesExpression,
+  tryRenderExpression,
 } from '../scopes/index.ts';
 
 /**
@@ -17,13 +16,9 @@ export function tryRender(
   template: ScopeExpressionTemplate,
   params: Record<string, unknown>,
 ): ScopeExpression | undefined {
-  try {
-    // null: an if-clause without else dropped everything, so nothing is required.
-    return renderExpression(template, params) ?? { AllOf: [] };
-  } catch (err) {
-    if (err instanceof ScopeTemplateError) return undefined;
-    throw err;
-  }
+  const rendered = tryRenderExpression(template, params);
+  // null: an if-clause without else dropped everything, so nothing is required.
+  return rendered === null ? { AllOf: [] } : rendered;
 }
 
 /** Throws InsufficientScopes, saying what is missing, unless `scopes` satisfy `expr`. */

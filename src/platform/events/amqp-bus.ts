@@ -7,6 +7,7 @@ import {
   type Consumer,
   type EventBus,
   type EventMessage,
+  messageBody,
   PublishError,
 } from './bus.ts';
 
@@ -209,7 +210,7 @@ export class AmqpBus implements EventBus {
           ch.publish(
             msg.exchange,
             msg.routingKey,
-            Buffer.from(JSON.stringify(msg.payload), 'utf8'),
+            Buffer.from(messageBody(msg), 'utf8'),
             {
               persistent: true,
               contentType: 'application/json',

@@ -1,14 +1,28 @@
 import { topicMatches } from './topic.ts';
 
-/** An event as the relay hands it to a bus: `cc` are full CC routing keys (`route.<route>`). */
-export interface EventMessage {
+interface EventFields {
   exchange: string;
   routingKey: string;
   cc: string[];
-  payload: unknown;
   /** Unique id of the message (the relay sets `outbox-<row id>`); AMQP's `messageId` property. */
   messageId?: string;
 }
+
+/**
+ * An event as the relay hands it to a bus: `cc` are full CC routing keys (`route.<route>`). The
+ * body is either the payload itself or, as the relay reads it from the outbox, its JSON text
+ * (`payloadJson`), which a bus that sends bytes sends as it is.
+ */
+export type EventMessage = EventFields &
+  ({ payload: unknown; payloadJson?: undefined } | { payloadJson: string; payload?: undefined });
+
+/** The message's body as JSON text. */
+export const messageBody = (msg: EventMessage): string =>
+  msg.payloadJson !== undefined ? msg.payloadJson : JSON.stringify(msg.payload);
+
+/** A fresh copy of the message's payload (parsed from `payloadJson` when that is what it has). */
+export const messagePayload = (msg: EventMessage): unknown =>
+  msg.payloadJson !== undefined ? JSON.parse(msg.payloadJson) : structuredClone(msg.payload);
 
 /** What consumers see; `routes` are the CC keys with the `route.` prefix stripped, as Pulse clients report them. */
 export interface DeliveredMessage {

@@ -8,6 +8,7 @@ import {
   type DeliveredMessage,
   type EventBus,
   type EventMessage,
+  messagePayload,
   routesFromCC,
 } from './bus.ts';
 
@@ -86,7 +87,14 @@ export class InProcessBus implements EventBus {
         // Like RabbitMQ: one copy per queue however many bindings or CC keys match.
         if (queue.accepts(msg)) {
           // Each queue gets its own copy so one consumer mutating a payload cannot affect another.
-          queue.ready.push({ msg: structuredClone(msg), redelivered: false, failures: 0 });
+          const copy: EventMessage = {
+            exchange: msg.exchange,
+            routingKey: msg.routingKey,
+            cc: [...msg.cc],
+            payload: messagePayload(msg),
+            ...(msg.messageId !== undefined ? { messageId: msg.messageId } : {}),
+          };
+          queue.ready.push({ msg: copy, redelivered: false, failures: 0 });
         }
       }
     }

@@ -83,7 +83,7 @@ export function outboxRow<T extends TSchema>(
 export function outboxInsertSql(jsonParam: string, onlyIf?: string): string {
   return `INSERT INTO event_outbox (exchange, routing_key, cc, payload)
        SELECT e ->> 'exchange', e ->> 'routingKey', ARRAY(SELECT jsonb_array_elements_text(e -> 'cc')),
-         (e ->> 'payload')::jsonb
+         (e ->> 'payload')::json
        FROM jsonb_array_elements(${jsonParam}::jsonb) WITH ORDINALITY AS r(e, n)
        ${onlyIf ? `WHERE EXISTS (SELECT FROM ${onlyIf})` : ''}
        ORDER BY n`;

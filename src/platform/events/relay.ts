@@ -21,8 +21,14 @@ interface OutboxRow {
   exchange: string;
   routing_key: string;
   cc: string[];
-  payload: unknown;
+  /** The payload's JSON text. */
+  payload: string;
+  created: Date;
 }
+
+/** Ascending outbox ids (bigint, as decimal strings without leading zeros). */
+const byId = (a: OutboxRow, b: OutboxRow): number =>
+  a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 interface BatchResult {
   /** False if another relay holds the drain lock and is doing the work. */
@@ -37,15 +43,15 @@ const RELAY_LOCK_KEY = '32777620004184441';
 
 /**
  * Moves events from `event_outbox` to the bus. Each batch is one
- * transaction: lock rows, publish, delete exactly the rows the bus
- * confirmed, commit. A crash between confirm and commit republishes the
+ * transaction: take (delete) the first rows, publish, put back the rows the
+ * bus did not confirm, commit. A crash between confirm and commit republishes the
  * batch (at-least-once; consumers are idempotent), never loses it.
  *
  * Several relays (processes) may run against one database. Only one drains
  * at a time (transaction-level advisory lock): with concurrent batches, the
  * events of one transaction that straddle a batch boundary could be
- * published out of order. Rows are also selected `FOR UPDATE SKIP LOCKED`,
- * so nothing else that locks outbox rows can make a relay publish twice.
+ * published out of order. A row that something else deletes meanwhile is
+ * skipped by the DELETE that takes it, so it is never published twice.
  */
 export class OutboxRelay {
   private readonly db: Database;
@@ -220,19 +226,23 @@ export class OutboxRelay {
         if (!lock.rows[0]?.locked) {
           return { locked: false, fetched: 0, published: 0 };
         }
-        const { rows } = await tx.query<OutboxRow>(
-          `SELECT id, exchange, routing_key, cc, payload FROM event_outbox
-           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        // Taken and deleted in one pass (a FOR UPDATE lock first would write every row twice);
+        // the drain lock keeps other relays away, and a failed publish puts back what it did not
+        // deliver, or the rollback does. The payload comes back as the text that was written.
+        const deleted = await tx.query<OutboxRow>(
+          `DELETE FROM event_outbox WHERE id = ANY(ARRAY(SELECT id FROM event_outbox ORDER BY id LIMIT $1))
+           RETURNING id, exchange, routing_key, cc, payload::text AS payload, created`,
           [this.batchSize],
         );
-        if (rows.length === 0) {
+        if (deleted.rows.length === 0) {
           return { locked: true, fetched: 0, published: 0 };
         }
+        const rows = deleted.rows.sort(byId);
         const messages: EventMessage[] = rows.map((row) => ({
           exchange: row.exchange,
           routingKey: row.routing_key,
           cc: row.cc,
-          payload: row.payload,
+          payloadJson: row.payload,
           messageId: `outbox-${row.id}`,
         }));
         let confirmed = rows.length;
@@ -245,10 +255,17 @@ export class OutboxRelay {
           confirmed =
             err instanceof PublishError ? Math.max(0, Math.min(err.confirmedCount, rows.length)) : 0;
         }
-        if (confirmed > 0) {
-          await tx.query('DELETE FROM event_outbox WHERE id = ANY($1::bigint[])', [
-            rows.slice(0, confirmed).map((r) => r.id),
-          ]);
+        if (confirmed < rows.length) {
+          // Back under their own ids, so they keep their place in line.
+          const rest = rows.slice(confirmed);
+          await tx.query(
+            `INSERT INTO event_outbox (id, exchange, routing_key, cc, payload, created)
+             SELECT r.id, r.exchange, r.routing_key, ARRAY(SELECT jsonb_array_elements_text(r.cc)), r.payload::json,
+               r.created
+             FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, exchange text, routing_key text, cc jsonb,
+               payload text, created timestamptz)`,
+            [JSON.stringify(rest)],
+          );
         }
         this.logger.debug({ fetched: rows.length, published: confirmed }, 'outbox relay batch');
         return { locked: true, fetched: rows.length, published: confirmed, error };

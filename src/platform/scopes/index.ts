@@ -13,7 +13,12 @@ export {
 export { type RoleValidationCode, RoleValidationError, validateRoles } from './role-validation.ts';
 export { assumedInput, type Role, RoleResolver, type RoleResolverOptions } from './roles.ts';
 export { RoleExpansionError } from './rule-expander.ts';
-export { renderExpression, ScopeTemplateError, type TemplateParams } from './template.ts';
+export {
+  renderExpression,
+  ScopeTemplateError,
+  type TemplateParams,
+  tryRenderExpression,
+} from './template.ts';
 export { paramsSuffice, type TemplateParamType, templateParameters } from './template-params.ts';
 export type {
   AllOfExpression,

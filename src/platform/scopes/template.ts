@@ -21,23 +21,16 @@ export const PLACEHOLDER = /<([a-zA-Z][a-zA-Z0-9_]*)>/g;
 const lookup = (params: TemplateParams, name: string): unknown =>
   Object.hasOwn(params, name) ? params[name] : undefined;
 
-function renderString(template: string, params: TemplateParams): string {
-  return template.replace(PLACEHOLDER, (_match, name: string) => {
-    const value = lookup(params, name);
-    if (typeof value === 'string' || typeof value === 'number') {
-      return String(value);
-    }
-    if (value === undefined) {
-      throw new ScopeTemplateError(
-        `scope template parameter '${name}' is missing (needs a string or number)`,
-        name,
-      );
-    }
-    throw new ScopeTemplateError(
-      `scope template parameter '${name}' must be a string or number, got ${describe(value)}`,
-      name,
-    );
-  });
+/**
+ * Why a template did not render. Rendering returns it instead of throwing, so that a caller
+ * probing with the parameters known so far (`tryRenderExpression`, once per request of most
+ * endpoints) pays for no exception and no message: `message` is built only when asked for.
+ */
+class RenderFailure {
+  constructor(
+    readonly message: () => string,
+    readonly param?: string,
+  ) {}
 }
 
 const describe = (value: unknown): string =>
@@ -45,40 +38,69 @@ const describe = (value: unknown): string =>
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
+/** A missing parameter, or one of the wrong type (`wanted` says which type it needs). */
+function badParam(name: string, value: unknown, wanted: string): RenderFailure {
+  return new RenderFailure(
+    () =>
+      value === undefined
+        ? `scope template parameter '${name}' is missing (needs ${wanted})`
+        : `scope template parameter '${name}' must be ${wanted}, got ${describe(value)}`,
+    name,
+  );
+}
+
+const invalidNode = (node: unknown): RenderFailure =>
+  new RenderFailure(() => `invalid scope template node: ${JSON.stringify(node)}`);
+
+function renderString(template: string, params: TemplateParams): string | RenderFailure {
+  let failure: RenderFailure | undefined;
+  const out = template.replace(PLACEHOLDER, (match, name: string) => {
+    if (failure) return match;
+    const value = lookup(params, name);
+    if (typeof value === 'string' || typeof value === 'number') {
+      return String(value);
+    }
+    failure = badParam(name, value, 'a string or number');
+    return match;
+  });
+  return failure ?? out;
+}
+
+type Rendered = ScopeExpression | ScopeExpression[] | null;
+
 /**
  * Render one template node. Strings, AllOf and AnyOf render to an expression; a false
  * conditional without `else` renders to null (the clause imposes nothing); a loop renders
  * to a list spliced into the enclosing AllOf / AnyOf.
  */
-function renderNode(node: unknown, params: TemplateParams): ScopeExpression | ScopeExpression[] | null {
+function renderNode(node: unknown, params: TemplateParams): Rendered | RenderFailure {
   if (typeof node === 'string') {
     return renderString(node, params);
   }
   if (!isObject(node)) {
-    throw new ScopeTemplateError(`invalid scope template node: ${JSON.stringify(node)}`);
+    return invalidNode(node);
   }
   if (Array.isArray(node.AllOf)) {
-    return { AllOf: renderList(node.AllOf, params) };
+    const list = renderList(node.AllOf, params);
+    return list instanceof RenderFailure ? list : { AllOf: list };
   }
   if (Array.isArray(node.AnyOf)) {
-    return { AnyOf: renderList(node.AnyOf, params) };
+    const list = renderList(node.AnyOf, params);
+    return list instanceof RenderFailure ? list : { AnyOf: list };
   }
   if (typeof node.for === 'string' && typeof node.in === 'string' && typeof node.each === 'string') {
     const values = lookup(params, node.in);
-    if (values === undefined) {
-      throw new ScopeTemplateError(
-        `scope template parameter '${node.in}' is missing (needs an array)`,
-        node.in,
-      );
-    }
     if (!Array.isArray(values)) {
-      throw new ScopeTemplateError(
-        `scope template parameter '${node.in}' must be an array, got ${describe(values)}`,
-        node.in,
-      );
+      return badParam(node.in, values, 'an array');
     }
     const { each, for: name } = node;
-    return values.map((value) => renderString(each, { ...params, [name]: value }));
+    const out: ScopeExpression[] = [];
+    for (const value of values) {
+      const rendered = renderString(each, { ...params, [name]: value });
+      if (rendered instanceof RenderFailure) return rendered;
+      out.push(rendered);
+    }
+    return out;
   }
   if (typeof node.if === 'string' && Object.hasOwn(node, 'then')) {
     const cond = lookup(params, node.if);
@@ -88,24 +110,18 @@ function renderNode(node: unknown, params: TemplateParams): ScopeExpression | Sc
     if (cond === false) {
       return Object.hasOwn(node, 'else') ? renderStandalone(node.else, params) : null;
     }
-    if (cond === undefined) {
-      throw new ScopeTemplateError(
-        `scope template parameter '${node.if}' is missing (needs a boolean)`,
-        node.if,
-      );
-    }
-    throw new ScopeTemplateError(
-      `scope template parameter '${node.if}' must be a boolean, got ${describe(cond)}`,
-      node.if,
-    );
+    return badParam(node.if, cond, 'a boolean');
   }
-  throw new ScopeTemplateError(`invalid scope template node: ${JSON.stringify(node)}`);
+  return invalidNode(node);
 }
 
-function renderList(items: readonly unknown[], params: TemplateParams): ScopeExpression[] {
+function renderList(items: readonly unknown[], params: TemplateParams): ScopeExpression[] | RenderFailure {
   const out: ScopeExpression[] = [];
   for (const item of items) {
     const rendered = renderNode(item, params);
+    if (rendered instanceof RenderFailure) {
+      return rendered;
+    }
     if (Array.isArray(rendered)) {
       out.push(...rendered);
     } else if (rendered !== null) {
@@ -115,12 +131,13 @@ function renderList(items: readonly unknown[], params: TemplateParams): ScopeExp
   return out;
 }
 
-function renderStandalone(template: unknown, params: TemplateParams): ScopeExpression | null {
+const LOOP_OUTSIDE_LIST = new RenderFailure(
+  () => 'a {for, in, each} loop is only allowed inside AllOf or AnyOf',
+);
+
+function renderStandalone(template: unknown, params: TemplateParams): ScopeExpression | null | RenderFailure {
   const rendered = renderNode(template, params);
-  if (Array.isArray(rendered)) {
-    throw new ScopeTemplateError('a {for, in, each} loop is only allowed inside AllOf or AnyOf');
-  }
-  return rendered;
+  return Array.isArray(rendered) ? LOOP_OUTSIDE_LIST : rendered;
 }
 
 /**
@@ -137,5 +154,21 @@ export function renderExpression(
   template: ScopeExpressionTemplate,
   params: TemplateParams,
 ): ScopeExpression | null {
-  return renderStandalone(template, params);
+  const rendered = renderStandalone(template, params);
+  if (rendered instanceof RenderFailure) {
+    throw new ScopeTemplateError(rendered.message(), rendered.param);
+  }
+  return rendered;
+}
+
+/**
+ * Like `renderExpression`, but a template that does not render with these parameters (one is
+ * missing or of the wrong type, or the template is invalid) gives undefined instead of an error.
+ */
+export function tryRenderExpression(
+  template: ScopeExpressionTemplate,
+  params: TemplateParams,
+): ScopeExpression | null | undefined {
+  const rendered = renderStandalone(template, params);
+  return rendered instanceof RenderFailure ? undefined : rendered;
 }

@@ -116,7 +116,7 @@ describe('migrate', () => {
       { column_name: 'exchange', data_type: 'text', is_nullable: 'NO' },
       { column_name: 'routing_key', data_type: 'text', is_nullable: 'NO' },
       { column_name: 'cc', data_type: 'ARRAY', is_nullable: 'NO' },
-      { column_name: 'payload', data_type: 'jsonb', is_nullable: 'NO' },
+      { column_name: 'payload', data_type: 'json', is_nullable: 'NO' },
       { column_name: 'created', data_type: 'timestamp with time zone', is_nullable: 'NO' },
     ]);
   });

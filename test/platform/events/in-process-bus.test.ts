@@ -67,6 +67,35 @@ describe('InProcessBus', () => {
     expect(seen).toHaveLength(3);
   });
 
+  it('delivers a payload given as JSON text (as the relay hands it over) parsed, a copy per queue', async () => {
+    bus = new InProcessBus();
+    const got: DeliveredMessage[] = [];
+    for (const queueName of ['a', 'b']) {
+      await bus.consume({
+        queueName,
+        bindings: [{ exchange: 'exchange/test/v1/thing', pattern: '#' }],
+        handler: async (m) => {
+          got.push(m);
+          (m.payload as { n: number[] }).n.push(0);
+        },
+      });
+    }
+    await bus.publish([
+      {
+        exchange: 'exchange/test/v1/thing',
+        routingKey: 'k',
+        cc: ['route.r'],
+        payloadJson: '{"n":[1]}',
+        messageId: 'm1',
+      },
+    ]);
+    await bus.waitIdle();
+    expect(got).toHaveLength(2);
+    for (const m of got) {
+      expect(m).toMatchObject({ routingKey: 'k', routes: ['r'], messageId: 'm1', payload: { n: [1, 0] } });
+    }
+  });
+
   it('keeps messages for a queue while it has no consumer, like a durable queue', async () => {
     bus = new InProcessBus();
     const got: string[] = [];

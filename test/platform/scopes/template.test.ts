@@ -4,6 +4,7 @@ import {
   renderExpression,
   type ScopeExpressionTemplate,
   ScopeTemplateError,
+  tryRenderExpression,
 } from '../../../src/platform/scopes/index.ts';
 
 const errorOf = (fn: () => unknown): ScopeTemplateError => {
@@ -137,5 +138,42 @@ describe('renderExpression', () => {
     expect(() => renderExpression({ AllOf: [7] } as unknown as ScopeExpressionTemplate, {})).toThrow(
       ScopeTemplateError,
     );
+  });
+});
+
+describe('tryRenderExpression', () => {
+  const cases: Array<[ScopeExpressionTemplate, Record<string, unknown>]> = [
+    ['queue:create-task:<prov>/<type>', { prov: 'aws', type: 'b-1' }],
+    ['queue:create-task:<prov>/<type>', { prov: 'aws' }],
+    ['queue:rerun-task:<runId>', { runId: [3] }],
+    [{ AllOf: ['a:<x>', { for: 'r', in: 'routes', each: 'route:<r>' }] }, { x: 'y', routes: ['p', 'q'] }],
+    [{ AllOf: ['a:<x>', { for: 'r', in: 'routes', each: 'route:<r>' }] }, { x: 'y' }],
+    [{ AllOf: [{ for: 'r', in: 'routes', each: 'route:<r>' }] }, { routes: ['p', {}] }],
+    [{ AnyOf: [{ if: 'flag', then: 'a:b' }, 'c:d'] }, { flag: false }],
+    [{ if: 'flag', then: 'a:b' }, { flag: false }],
+    [{ if: 'flag', then: 'a:b' }, {}],
+    [{ if: 'flag', then: 'a:b', else: 'c:<d>' }, { flag: false }],
+    [{ for: 'x', in: 'xs', each: 'a' } as unknown as ScopeExpressionTemplate, { xs: [] }],
+    [{ AllOf: [7] } as unknown as ScopeExpressionTemplate, {}],
+  ];
+
+  it('renders what renderExpression renders, and gives undefined where it throws', () => {
+    let failures = 0;
+    for (const [template, params] of cases) {
+      let expected: unknown;
+      try {
+        expected = renderExpression(template, params);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ScopeTemplateError);
+        expected = undefined;
+        failures++;
+      }
+      expect(tryRenderExpression(template, params)).toEqual(expected);
+    }
+    expect(failures).toBe(8);
+  });
+
+  it('gives null for a dropped clause, not undefined', () => {
+    expect(tryRenderExpression({ if: 'flag', then: 'a:b' }, { flag: false })).toBeNull();
   });
 });
