@@ -54,7 +54,7 @@ export interface Target {
 export interface Figure {
   name: string;
   value: number;
-  unit: 'tasks/s' | 'ms' | 's' | '×' | 'tasks';
+  unit: 'tasks/s' | 'ms' | 's' | '×' | 'tasks' | 'req/s' | 'µs';
   target?: Target;
   /** A throughput: printed also as a ratio to pgbench's write transactions/s. */
   throughput?: boolean;

@@ -40,7 +40,11 @@ export class LoadPool {
       fork(join(repoRoot, 'bench', 'queue-load.ts'), [], {
         cwd: repoRoot,
         // BENCH_LOAD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/load-prof") profiles them.
-        execArgv: ['--import', 'tsx', ...(process.env.BENCH_LOAD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
+        execArgv: [
+          '--import',
+          'tsx',
+          ...(process.env.BENCH_LOAD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+        ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
       }),

@@ -31,7 +31,12 @@ export interface ScenarioRecord {
 
 const fmt = (f: Figure): string => {
   if (!Number.isFinite(f.value)) return 'n/a';
-  const digits = f.unit === 'tasks/s' ? 0 : f.unit === 's' || f.unit === '×' ? 2 : 1;
+  const digits =
+    f.unit === 'tasks/s' || f.unit === 'req/s' || f.unit === 'µs'
+      ? 0
+      : f.unit === 's' || f.unit === '×'
+        ? 2
+        : 1;
   return `${f.value.toFixed(digits)} ${f.unit}`;
 };
 const targetText = (f: Figure) => (f.target ? `${f.target.op} ${f.target.value} ${f.unit}` : '');

@@ -18,6 +18,7 @@ import {
 } from './harness.ts';
 import { chain, fanIn, fanOut } from './queue-dependencies.ts';
 import { QueueEvents, redact } from './queue-events.ts';
+import { runHttpFloor } from './queue-floor.ts';
 import { QueueHttp } from './queue-http.ts';
 import type { BenchContext, ScenarioOptions, ScenarioResult } from './queue-kit.ts';
 import { type PgbenchResult, runPgbench } from './queue-pgbench.ts';
@@ -35,7 +36,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   'fan-in': fanIn,
   group: bigGroup,
 };
-const ALL = ['pgbench', ...Object.keys(SCENARIOS)];
+const ALL = ['pgbench', 'floor', ...Object.keys(SCENARIOS)];
 const ALIASES: Record<string, string[]> = { dependencies: ['chain', 'fan-out', 'fan-in'], all: ALL };
 
 const HELP = `usage: npm run bench -- [options]
@@ -175,7 +176,23 @@ async function main(): Promise<number> {
         problems.push(`pgbench: ${pgbenchError}`);
       }
     }
-    const scenarioNames = opts.scenarios.filter((s) => s !== 'pgbench');
+    // The HTTP floor next, also before the server starts.
+    if (opts.scenarios.includes('floor') && problems.length === 0) {
+      console.log('\n== floor');
+      const record: ScenarioRecord = { name: 'floor' };
+      records.push(record);
+      try {
+        record.result = await runHttpFloor({
+          concurrency: opts.concurrency,
+          seconds: Math.max(2, Math.round(10 * opts.scale)),
+          log,
+        });
+      } catch (err) {
+        record.error = (err as Error)?.message ?? String(err);
+        problems.push(`floor: ${record.error}`);
+      }
+    }
+    const scenarioNames = opts.scenarios.filter((s) => s !== 'pgbench' && s !== 'floor');
     if (scenarioNames.length > 0 && problems.length === 0) {
       let postgresPids: () => Promise<number[]>;
       if (opts.up) {
