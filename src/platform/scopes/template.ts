@@ -52,18 +52,33 @@ function badParam(name: string, value: unknown, wanted: string): RenderFailure {
 const invalidNode = (node: unknown): RenderFailure =>
   new RenderFailure(() => `invalid scope template node: ${JSON.stringify(node)}`);
 
+/** A string template split at its placeholders: literal text at even indices, parameter names at odd ones. */
+const splitTemplates = new Map<string, readonly string[]>();
+const MAX_SPLIT_TEMPLATES = 10_000;
+
+function splitTemplate(template: string): readonly string[] {
+  let parts = splitTemplates.get(template);
+  if (parts === undefined) {
+    // split() with a capturing group puts each captured name between the texts around it.
+    parts = template.split(new RegExp(PLACEHOLDER.source));
+    if (splitTemplates.size < MAX_SPLIT_TEMPLATES) splitTemplates.set(template, parts);
+  }
+  return parts;
+}
+
 function renderString(template: string, params: TemplateParams): string | RenderFailure {
-  let failure: RenderFailure | undefined;
-  const out = template.replace(PLACEHOLDER, (match, name: string) => {
-    if (failure) return match;
+  const parts = splitTemplate(template);
+  if (parts.length === 1) return template;
+  let out = parts[0];
+  for (let i = 1; i < parts.length; i += 2) {
+    const name = parts[i];
     const value = lookup(params, name);
-    if (typeof value === 'string' || typeof value === 'number') {
-      return String(value);
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      return badParam(name, value, 'a string or number');
     }
-    failure = badParam(name, value, 'a string or number');
-    return match;
-  });
-  return failure ?? out;
+    out += String(value) + parts[i + 1];
+  }
+  return out;
 }
 
 type Rendered = ScopeExpression | ScopeExpression[] | null;
