@@ -23,7 +23,15 @@ interface OutboxRow {
   cc: string[];
   /** The payload's JSON text. */
   payload: string;
-  created: Date;
+  /** As PostgreSQL prints it (to the microsecond). */
+  created: string;
+}
+
+/** Rolls a batch back when none of it was published; carries the publish error. */
+class NothingConfirmed extends Error {
+  constructor(readonly publishError: unknown) {
+    super('no event of the batch was confirmed');
+  }
 }
 
 /** Ascending outbox ids (bigint, as decimal strings without leading zeros). */
@@ -215,7 +223,18 @@ export class OutboxRelay {
     return next;
   }
 
-  private runBatch(): Promise<BatchResult> {
+  private async runBatch(): Promise<BatchResult> {
+    try {
+      return await this.runBatchOnce();
+    } catch (err) {
+      if (err instanceof NothingConfirmed) {
+        return { locked: true, fetched: 0, published: 0, error: err.publishError };
+      }
+      throw err;
+    }
+  }
+
+  private runBatchOnce(): Promise<BatchResult> {
     // One attempt: retrying the transaction would republish the batch for no benefit.
     return this.db.transaction(
       async (tx) => {
@@ -231,7 +250,7 @@ export class OutboxRelay {
         // deliver, or the rollback does. The payload comes back as the text that was written.
         const deleted = await tx.query<OutboxRow>(
           `DELETE FROM event_outbox WHERE id = ANY(ARRAY(SELECT id FROM event_outbox ORDER BY id LIMIT $1))
-           RETURNING id, exchange, routing_key, cc, payload::text AS payload, created`,
+           RETURNING id, exchange, routing_key, cc, payload::text AS payload, created::text AS created`,
           [this.batchSize],
         );
         if (deleted.rows.length === 0) {
@@ -255,17 +274,27 @@ export class OutboxRelay {
           confirmed =
             err instanceof PublishError ? Math.max(0, Math.min(err.confirmedCount, rows.length)) : 0;
         }
+        if (confirmed === 0) {
+          // Nothing went: the rollback puts every row back, and nothing is rewritten while the
+          // broker is away.
+          throw new NothingConfirmed(error);
+        }
         if (confirmed < rows.length) {
-          // Back under their own ids, so they keep their place in line.
-          const rest = rows.slice(confirmed);
-          await tx.query(
-            `INSERT INTO event_outbox (id, exchange, routing_key, cc, payload, created)
-             SELECT r.id, r.exchange, r.routing_key, ARRAY(SELECT jsonb_array_elements_text(r.cc)), r.payload::json,
-               r.created
-             FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, exchange text, routing_key text, cc jsonb,
-               payload text, created timestamptz)`,
-            [JSON.stringify(rest)],
-          );
+          // The rest go back under their own ids, so they keep their place in line.
+          try {
+            await tx.query(
+              `INSERT INTO event_outbox (id, exchange, routing_key, cc, payload, created)
+               SELECT r.id, r.exchange, r.routing_key, ARRAY(SELECT jsonb_array_elements_text(r.cc)),
+                 r.payload::json, r.created::timestamptz
+               FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, exchange text, routing_key text, cc jsonb,
+                 payload text, created text)`,
+              [JSON.stringify(rows.slice(confirmed))],
+            );
+          } catch (insertError) {
+            // The rollback puts them back (the confirmed ones too: published again later).
+            this.logger.error({ err: insertError }, 'outbox relay: could not put back unconfirmed rows');
+            throw new NothingConfirmed(error);
+          }
         }
         this.logger.debug({ fetched: rows.length, published: confirmed }, 'outbox relay batch');
         return { locked: true, fetched: rows.length, published: confirmed, error };

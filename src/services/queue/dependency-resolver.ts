@@ -157,6 +157,10 @@ export class DependencyResolver {
       // per resolution through the gate index (a lateral subquery behind `offset 0`) and deleted
       // by their ctid: a generic plan made without statistics hash-joined a scan of every pending
       // entry into each batch (1.6 ms a batch with a few thousand pending, nothing to delete).
+      // A ctid names one row version: an entry updated meanwhile would be skipped, not deleted.
+      // None is: every writer of a gated entry locks its task row first, and the dependents
+      // these entries belong to are locked by this transaction (the `locked` CTE above), or
+      // claimed already, and a claim deletes the entry rather than updating it.
       await tx.query(
         `with closed as (delete from queue_open_gates where task_id = any($1))
          delete from queue_pending p where p.ctid = any(array(

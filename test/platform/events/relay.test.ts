@@ -159,7 +159,13 @@ describe('OutboxRelay', () => {
     flaky.failNext = 2;
     const r = relay({ bus: flaky });
     await enqueue(t.db, [0, 1, 2]);
+    const versions = async () =>
+      (await t.db.query<{ v: string }>('SELECT ctid::text || xmin::text AS v FROM event_outbox ORDER BY id'))
+        .rows;
+    const before = await versions();
     await expect(r.drainOnce()).rejects.toThrow('broker unavailable');
+    // Rolled back, not rewritten: the same row versions.
+    expect(await versions()).toEqual(before);
     expect(await outboxCount()).toBe(3);
     await r.start(); // second attempt fails too, then the backoff retry succeeds
     await r.waitIdle();
@@ -173,7 +179,16 @@ describe('OutboxRelay', () => {
     flaky.confirmBeforeFailure = 2;
     const r = relay({ bus: flaky });
     await enqueue(t.db, [0, 1, 2, 3]);
+    const rowsOf = async () =>
+      (
+        await t.db.query<{ id: string; created: string; payload: string }>(
+          'SELECT id::text, created::text, payload::text FROM event_outbox ORDER BY id',
+        )
+      ).rows;
+    const before = await rowsOf();
     await expect(r.drainOnce()).rejects.toBeInstanceOf(PublishError);
+    // The unconfirmed rows are back as they were: ids, times to the microsecond, payload text.
+    expect(await rowsOf()).toEqual(before.slice(2));
     expect(await outboxCount()).toBe(2);
     expect(await r.drainOnce()).toBe(2);
     await bus.waitIdle();
