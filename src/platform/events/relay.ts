@@ -51,8 +51,9 @@ const RELAY_LOCK_KEY = '32777620004184441';
 
 /**
  * Moves events from `event_outbox` to the bus. Each batch is one
- * transaction: take (delete) the first rows, publish, put back the rows the
- * bus did not confirm, commit. A crash between confirm and commit republishes the
+ * transaction: take (delete) the first rows, publish, put back the rows after
+ * the last one the bus confirmed, commit (or roll back when it confirmed
+ * none). A crash between confirm and commit republishes the
  * batch (at-least-once; consumers are idempotent), never loses it.
  *
  * Several relays (processes) may run against one database. Only one drains
