@@ -182,6 +182,9 @@ const MAX_SIGHTINGS = 100_000;
  * Appends claimed runs to the recent tasks of several workers of one task queue (the last 20
  * are kept), and marks them active: one statement for a batch of claims. Workers unknown so far
  * are created. (Their task queue and provisioner were seen by the claimWork that asked.)
+ * `expires` moves (never back) only when it lags by more than SEEN_REFRESH_MS, as for the
+ * sighting above: it is the one indexed column the update would change, so a busy worker's row
+ * is otherwise rewritten in place (a HOT update, no new index entries) on each claim.
  */
 export async function recordWorkersClaimed(
   q: Queryable,
@@ -215,7 +218,7 @@ export async function recordWorkersClaimed(
        on conflict (task_queue_id, worker_group, worker_id) do nothing
      )
      update queue_workers w
-       set expires = greatest(w.expires, $5),
+       set expires = case when w.expires < $8 then $5 else w.expires end,
            last_date_active = $6,
            recent_tasks = ${lastOf('w.recent_tasks || i.recent', '$7')}
      from input i
@@ -228,6 +231,7 @@ export async function recordWorkersClaimed(
       new Date(now.getTime() + expiresMs),
       now,
       RECENT_TASKS_KEPT,
+      new Date(now.getTime() + expiresMs - SEEN_REFRESH_MS),
     ],
   );
 }

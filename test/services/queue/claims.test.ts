@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../../../src/platform/db/database.ts';
 import { workClaimerFor } from '../../../src/services/queue/work-claimer.ts';
+import { SEEN_EXPIRY_MS, SEEN_REFRESH_MS } from '../../../src/services/queue/worker-info.ts';
 import { rejection } from '../../helpers/clients.ts';
 import { newTaskId, queueClient, taskDef } from '../../helpers/queue.ts';
 import { startTestTaskyard, type TestTaskyard } from '../../helpers/taskyard.ts';
@@ -396,6 +397,46 @@ describe('claiming and resolving', () => {
       'completed',
     );
     expect((await rejection(queue.claimTask(taskId, 0, worker))).statusCode).toBe(409);
+  });
+
+  it("moves a worker's expires forward only once it lags by more than the refresh interval", async () => {
+    const tq = newQueue();
+    const w = { workerGroup: 'wg', workerId: `exp-${newTaskId()}` };
+    const expiresOf = async () =>
+      (
+        await ty.testDb.db.query<{ expires: Date; recent: unknown[] }>(
+          `select expires, recent_tasks as recent from queue_workers
+           where task_queue_id = $1 and worker_group = $2 and worker_id = $3`,
+          [tq, w.workerGroup, w.workerId],
+        )
+      ).rows[0];
+    await createIn(tq);
+    await claimOne(tq, w);
+    const first = await expiresOf();
+    const dayAhead = () => ty.clock.now.getTime() + SEEN_EXPIRY_MS;
+    expect(Math.abs(first.expires.getTime() - dayAhead())).toBeLessThan(5000);
+    let advanced = 0;
+    try {
+      // Within the refresh interval: recent tasks grow, expires stays.
+      ty.clock.advance(SEEN_REFRESH_MS / 2);
+      advanced += SEEN_REFRESH_MS / 2;
+      await createIn(tq);
+      await claimOne(tq, w);
+      const second = await expiresOf();
+      expect(second.recent).toHaveLength(2);
+      expect(second.expires.getTime()).toBe(first.expires.getTime());
+      // Past it: expires moves to a full expiry ahead again.
+      ty.clock.advance(SEEN_REFRESH_MS);
+      advanced += SEEN_REFRESH_MS;
+      await createIn(tq);
+      await claimOne(tq, w);
+      const third = await expiresOf();
+      expect(third.recent).toHaveLength(3);
+      expect(Math.abs(third.expires.getTime() - dayAhead())).toBeLessThan(5000);
+      expect(third.expires.getTime() - first.expires.getTime()).toBeGreaterThan(SEEN_REFRESH_MS);
+    } finally {
+      ty.clock.advance(-advanced);
+    }
   });
 
   it('records the worker and its task queue as seen, with its last 20 tasks', async () => {
