@@ -23,6 +23,7 @@ import {
   procCpuSeconds,
   procStatusKiB,
   repoRoot,
+  runMain,
   type ServeProcess,
   startServe,
 } from './harness.ts';
@@ -323,10 +324,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`bench:auth failed: ${(err as Error)?.stack ?? err}`);
-    process.exit(1);
-  },
-);
+runMain('bench:auth', main);

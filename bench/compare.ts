@@ -14,13 +14,13 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { repoRoot } from './harness.ts';
+import { repoRoot, runMain } from './harness.ts';
 
 const HELP = `usage: npm run bench:compare -- <base revision> [--rounds N] [--scenario a,b] [-- <more bench options>]
   <base revision>     what to compare this checkout (with its uncommitted changes) against, e.g. HEAD~3 or a commit
   --rounds N          runs of each revision, alternating (default 3)
   --scenario a,b      the benchmark's scenarios (default create,lifecycle)
-  after --             passed to every run of npm run bench (e.g. --up, --scale 0.5)`;
+  after --            passed to every run of npm run bench (e.g. --up, --scale 0.5)`;
 
 interface Figure {
   name: string;
@@ -157,10 +157,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`bench:compare failed: ${(err as Error)?.message ?? err}`);
-    process.exit(1);
-  },
-);
+runMain('bench:compare', main);

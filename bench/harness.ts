@@ -233,3 +233,14 @@ export async function postgresBackendPids(adminUrl: string, database: string): P
     await client.end();
   }
 }
+
+/** Runs a benchmark's main function and exits with its code; an error ends it with exit 1. */
+export function runMain(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`${name} failed: ${(err as Error)?.stack ?? err}`);
+      process.exit(1);
+    },
+  );
+}

@@ -15,6 +15,7 @@ import {
   postgresBackendPids,
   procCpuSeconds,
   procStatusKiB,
+  runMain,
 } from './harness.ts';
 import { chain, fanIn, fanOut } from './queue-dependencies.ts';
 import { QueueEvents, redact } from './queue-events.ts';
@@ -342,10 +343,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(`bench (queue) failed: ${(err as Error)?.stack ?? err}`);
-    process.exit(1);
-  },
-);
+runMain('bench (queue)', main);
