@@ -16,9 +16,20 @@ export function parsePort(value: string): number {
   return n;
 }
 
+/** A slugid (task and group ids) that starts with '-' looks like an option to any command line. */
+const DASH_SLUG_OPTION = /unknown option '-[A-Za-z0-9_-]{21}'/;
+
+/** Commander's error, with a hint when the "unknown option" is an id that starts with '-'. */
+function withDashIdHint(message: string): string {
+  if (!DASH_SLUG_OPTION.test(message)) return message;
+  return `${message.trimEnd()}\n(an id that starts with '-' goes after \`--\`: taskyard task status -- <taskId>)\n`;
+}
+
 const program = new Command('taskyard')
   .description('Taskyard: a task execution platform that speaks Taskcluster v1')
-  .version(version().version);
+  .version(version().version)
+  // Set before the subcommands: they inherit it.
+  .configureOutput({ outputError: (message, write) => write(withDashIdHint(message)) });
 
 program
   .command('up')

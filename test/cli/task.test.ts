@@ -2,13 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import slugid from 'slugid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
-import { newTaskId, queueClient, queueClientFromReference, taskDef } from '../helpers/queue.ts';
+import { queueClient, queueClientFromReference, taskDef } from '../helpers/queue.ts';
 import { startTestTaskyard, type TestTaskyard } from '../helpers/taskyard.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the official client is untyped
 type Untyped = any;
+
+/**
+ * Task ids for the command line: a v4 slugid starts with '-' one time in 64, and any command line
+ * reads that as an option (the test of `--` below covers those).
+ */
+const newTaskId = (): string => slugid.nice();
 
 let ty: TestTaskyard;
 let dir: string;
@@ -240,6 +247,22 @@ describe('reading tasks', () => {
     expect(res.code).toBe(1);
     expect(res.output).toMatch(/^taskyard: ResourceNotFound: .*$/m);
     expect(res.output).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('ids that start with a dash', () => {
+  it('takes one after `--`, and says so when it was taken for an option', async () => {
+    const taskId = `-${slugid.nice().slice(1)}`;
+    await queueClient(ty).createTask(taskId, taskDef(ty));
+    const ok = await cli(['task', 'status', '--', taskId]);
+    expect(ok.code, ok.output).toBe(0);
+    expect(ok.output).toMatch(/state:\s+pending/);
+    const asOption = await cli(['task', 'status', taskId]);
+    expect(asOption.code).toBe(1);
+    expect(asOption.output).toContain(`unknown option '${taskId}'`);
+    expect(asOption.output).toContain("an id that starts with '-' goes after `--`");
+    const other = await cli(['task', 'status', '--no-such-option']);
+    expect(other.output).not.toContain('goes after `--`');
   });
 });
 
