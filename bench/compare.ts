@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot, runMain } from './harness.ts';
+import { table } from './queue-report.ts';
 
 const HELP = `usage: npm run bench:compare -- <base revision> [--rounds N] [--scenario a,b] [-- <more bench options>]
   <base revision>     what to compare this checkout (with its uncommitted changes) against, e.g. HEAD~3 or a commit
@@ -147,10 +148,8 @@ async function main(): Promise<number> {
           : '',
       ]);
     }
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     console.log('');
-    for (const r of rows)
-      console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+    table(rows, 1);
     return 0;
   } finally {
     await cleanup();

@@ -244,3 +244,17 @@ export function runMain(name: string, main: () => Promise<number>): void {
     },
   );
 }
+
+/**
+ * Ends a forked child: disconnects it (it exits on 'disconnect', writing a `--cpu-prof` profile
+ * if it was started with one) and kills it if it has not exited after `graceMs`.
+ */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  if (child.connected) child.disconnect();
+  else child.kill('SIGKILL');
+  await exited;
+  clearTimeout(timer);
+}

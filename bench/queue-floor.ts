@@ -12,7 +12,7 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { procCpuSeconds, repoRoot } from './harness.ts';
+import { procCpuSeconds, repoRoot, stopChild } from './harness.ts';
 import { newTaskId, QueueHttp, taskDefinition } from './queue-http.ts';
 import type { Figure, ScenarioResult } from './queue-kit.ts';
 
@@ -89,14 +89,6 @@ export async function runHttpFloor(opts: {
       http.destroy();
     }
   } finally {
-    if (child.connected) child.disconnect();
-    await new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await stopChild(child);
   }
 }

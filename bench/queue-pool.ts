@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from './harness.ts';
+import { repoRoot, stopChild } from './harness.ts';
 import type { Credentials } from './queue-http.ts';
 import type { CreateResult, FromLoad, Job, ToLoad, WorkResult } from './queue-load.ts';
 
@@ -160,16 +160,6 @@ export class LoadPool {
 
   /** Asks each process to exit (so that a `--cpu-prof` profile is written), killing it after 5 s. */
   async close(): Promise<void> {
-    await Promise.all(
-      this.children.map(async (c) => {
-        if (c.exitCode !== null || c.signalCode !== null) return;
-        const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-        const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
-        if (c.connected) c.disconnect();
-        else c.kill('SIGKILL');
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all(this.children.map((c) => stopChild(c)));
   }
 }

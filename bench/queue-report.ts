@@ -43,12 +43,11 @@ const targetText = (f: Figure) => (f.target ? `${f.target.op} ${f.target.value} 
 const pct = (seconds: number, window: number) =>
   Number.isFinite(seconds) ? `${((100 * seconds) / window).toFixed(0)}%` : 'n/a';
 
-function table(rows: string[][]): void {
+/** Prints rows as aligned columns: the first `leftColumns` left-aligned, the rest right-aligned. */
+export function table(rows: string[][], leftColumns = 2): void {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows)
-    console.log(
-      r.map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
-    );
+    console.log(r.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
 }
 
 export function printAndWrite(run: {
