@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import slugid from 'slugid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
 import { queueClient, queueClientFromReference, taskDef } from '../helpers/queue.ts';
 import { startTestTaskyard, type TestTaskyard } from '../helpers/taskyard.ts';
@@ -16,6 +16,9 @@ type Untyped = any;
  * reads that as an option (the test of `--` below covers those).
  */
 const newTaskId = (): string => slugid.nice();
+
+// Each test starts CLI processes (a few seconds each on a busy 2-core machine, several per test).
+vi.setConfig({ testTimeout: 90_000 });
 
 let ty: TestTaskyard;
 let dir: string;
@@ -121,16 +124,19 @@ describe('task create', () => {
   });
 
   it('fails clearly for a missing file, invalid YAML, a non-mapping and a definition the queue refuses', async () => {
-    const missing = await cli(['task', 'create', join(dir, 'nope.yml')]);
+    // Independent runs, at once: each starts a whole CLI process.
+    const [missing, bad, list, refused] = await Promise.all([
+      cli(['task', 'create', join(dir, 'nope.yml')]),
+      taskFile('bad.yml', 'payload: [unclosed\n').then((f) => cli(['task', 'create', f])),
+      taskFile('list.yml', '- a\n- b\n').then((f) => cli(['task', 'create', f])),
+      taskFile('refused.yml', 'priority: urgent\n').then((f) => cli(['task', 'create', f])),
+    ]);
     expect(missing.code).toBe(1);
     expect(missing.output).toMatch(/nope\.yml: no such file/);
-    const bad = await cli(['task', 'create', await taskFile('bad.yml', 'payload: [unclosed\n')]);
     expect(bad.code).toBe(1);
     expect(bad.output).toMatch(/bad\.yml is not valid YAML or JSON/);
-    const list = await cli(['task', 'create', await taskFile('list.yml', '- a\n- b\n')]);
     expect(list.code).toBe(1);
     expect(list.output).toContain('must hold one task definition (a mapping), not a list');
-    const refused = await cli(['task', 'create', await taskFile('refused.yml', 'priority: urgent\n')]);
     expect(refused.code).toBe(1);
     expect(refused.output).toMatch(/^taskyard: InputValidationError: .*priority/m);
     for (const r of [missing, bad, list, refused]) expect(r.output).not.toMatch(/\n\s+at /);
